@@ -1,0 +1,104 @@
+// Package destination defines the seam between the delivery pipeline and the
+// places events are delivered to (webhook, PostgreSQL, S3, ...). A
+// destination knows its kind, how to check its config and how to deliver a
+// batch of events. It knows nothing about providers or retries.
+package destination
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Event is one event as it is handed to a destination.
+type Event struct {
+	// Seq is the event's position in the event log.
+	Seq int64
+	// DeliveryID is stable across retries, restarts and replays of the same
+	// event to the same destination; receivers use it to drop duplicates.
+	DeliveryID string
+	// Type is the envelope type: "sleep", "daily", "auth", ...
+	Type string
+	// UserID is the wearbridge user id the event is about ("" for none).
+	UserID string
+	// CreatedAt is when the event was appended; it orders events.
+	CreatedAt time.Time
+	// Body is the JSON envelope, exactly as it is to be delivered.
+	Body json.RawMessage
+}
+
+// Result is the outcome of delivering one event.
+type Result struct {
+	// Err is nil when the event was delivered.
+	Err error
+	// Permanent marks an error that a retry cannot fix (the event goes
+	// straight to dead letters).
+	Permanent bool
+	// RetryAfter, when set, is the earliest time to try again.
+	RetryAfter time.Duration
+}
+
+// Destination delivers events to one configured target.
+type Destination interface {
+	// Deliver delivers a batch of events and returns one result per event,
+	// in the same order. It must be safe to deliver the same event again.
+	Deliver(ctx context.Context, events []Event) []Result
+	// Close releases connections.
+	Close() error
+}
+
+// Config is a destination's stored configuration.
+type Config struct {
+	// ID is the destination's id.
+	ID string
+	// Kind names the destination kind ("webhook", ...).
+	Kind string
+	// Settings is the kind's own JSON config (URL, credentials, ...).
+	Settings json.RawMessage
+	// Secret signs deliveries.
+	Secret string
+}
+
+// Kind builds destinations of one kind.
+type Kind interface {
+	// Name is the kind's name: "webhook", "postgres", ...
+	Name() string
+	// Open validates cfg and returns a destination for it.
+	Open(ctx context.Context, cfg Config) (Destination, error)
+}
+
+// Registry holds the destination kinds by name.
+type Registry struct {
+	byName map[string]Kind
+}
+
+// NewRegistry returns a registry of the given kinds. Two kinds with the same
+// name are an error.
+func NewRegistry(ks ...Kind) (*Registry, error) {
+	r := &Registry{byName: make(map[string]Kind, len(ks))}
+	for _, k := range ks {
+		if _, dup := r.byName[k.Name()]; dup {
+			return nil, fmt.Errorf("destination kind %q registered twice", k.Name())
+		}
+		r.byName[k.Name()] = k
+	}
+	return r, nil
+}
+
+// Get returns the kind called name.
+func (r *Registry) Get(name string) (Kind, bool) {
+	k, ok := r.byName[name]
+	return k, ok
+}
+
+// Names returns the registered kind names, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
