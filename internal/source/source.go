@@ -129,3 +129,18 @@ func (r *Registry) Names() []string {
 	sort.Strings(names)
 	return names
 }
+
+// ErrUnauthorized is returned by a pull when the provider refuses the
+// user's token (HTTP 401) even after a refresh.
+var ErrUnauthorized = errors.New("provider refused the token")
+
+// RateLimitError is returned by a pull when the provider answered 429. The
+// pull can be resumed after RetryAfter.
+type RateLimitError struct {
+	Provider   string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%s rate limit hit; retry after %s", e.Provider, e.RetryAfter)
+}

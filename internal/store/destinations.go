@@ -127,7 +127,7 @@ func (s *Store) DeleteDestination(ctx context.Context, devID, id string) error {
 		if err := tx.exec(ctx, `DELETE FROM delivery_retries WHERE destination_id IN (SELECT id FROM destinations WHERE developer_id = ? AND id = ?)`, devID, id); err != nil {
 			return fmt.Errorf("delete destination: %w", err)
 		}
-		res, err := tx.tx.ExecContext(ctx, tx.s.rebind(`DELETE FROM destinations WHERE developer_id = ? AND id = ?`), devID, id)
+		res, err := tx.q.ExecContext(ctx, tx.s.rebind(`DELETE FROM destinations WHERE developer_id = ? AND id = ?`), devID, id)
 		if err != nil {
 			return fmt.Errorf("delete destination: %w", err)
 		}
@@ -174,7 +174,7 @@ type Failure struct {
 // the batch, in one transaction, if owner still holds the lease.
 func (s *Store) Advance(ctx context.Context, destID, owner string, seq int64, failures []Failure) error {
 	return s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.tx.ExecContext(ctx, tx.s.rebind(`UPDATE destinations SET cursor = ? WHERE id = ? AND lease_owner = ? AND cursor < ?`), seq, destID, owner, seq)
+		res, err := tx.q.ExecContext(ctx, tx.s.rebind(`UPDATE destinations SET cursor = ? WHERE id = ? AND lease_owner = ? AND cursor < ?`), seq, destID, owner, seq)
 		if err != nil {
 			return fmt.Errorf("advance cursor: %w", err)
 		}

@@ -162,7 +162,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		err = s.inTx(ctx, func(tx *Tx) error {
 			if s.IsPostgres() {
 				// Replicas starting together migrate one at a time.
-				if _, err := tx.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7000)`); err != nil {
+				if _, err := tx.q.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7000)`); err != nil {
 					return err
 				}
 			}
@@ -174,7 +174,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				return nil
 			}
 			for _, stmt := range splitSQL(string(body)) {
-				if _, err := tx.tx.ExecContext(ctx, stmt); err != nil {
+				if _, err := tx.q.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("%s: %w", e.Name(), err)
 				}
 			}
@@ -209,9 +209,15 @@ func splitSQL(body string) []string {
 // together.
 type Tx struct {
 	s             *Store
-	tx            *sql.Tx
+	q             querier // *sql.Tx, or *sql.DB outside a transaction
 	appended      bool
 	eventLockHeld bool
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
 // InTx runs f in a transaction.
@@ -222,7 +228,7 @@ func (s *Store) inTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{s: s, tx: sqlTx}
+	tx := &Tx{s: s, q: sqlTx}
 	if err := f(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
@@ -254,16 +260,16 @@ func (s *Store) rebind(q string) string {
 }
 
 func (tx *Tx) exec(ctx context.Context, q string, args ...any) error {
-	_, err := tx.tx.ExecContext(ctx, tx.s.rebind(q), args...)
+	_, err := tx.q.ExecContext(ctx, tx.s.rebind(q), args...)
 	return err
 }
 
 func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, tx.s.rebind(q), args...)
+	return tx.q.QueryRowContext(ctx, tx.s.rebind(q), args...)
 }
 
 func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, tx.s.rebind(q), args...)
+	return tx.q.QueryContext(ctx, tx.s.rebind(q), args...)
 }
 
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {

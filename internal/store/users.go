@@ -274,3 +274,39 @@ func (s *Store) TakeAuthSession(ctx context.Context, state string, maxAge time.D
 	}
 	return a, nil
 }
+
+// RefreshToken runs refresh on a user's stored token and stores what it
+// returns before returning it. When refresh returns the token unchanged (it
+// was still valid) nothing is written. On PostgreSQL the user's row is
+// locked meanwhile, so that one replica at a time refreshes a token and the
+// others read the rotated one; on SQLite the caller serialises calls (one
+// process owns the file).
+func (s *Store) RefreshToken(ctx context.Context, userID string, refresh func(*oauth2.Token) (*oauth2.Token, error)) (*oauth2.Token, error) {
+	run := func(tx *Tx) (*oauth2.Token, error) {
+		tok, err := tx.Token(ctx, userID, true)
+		if err != nil {
+			return nil, err
+		}
+		if tok == nil {
+			return nil, fmt.Errorf("user %s has no token", userID)
+		}
+		next, err := refresh(tok)
+		if err != nil {
+			return nil, err
+		}
+		if next.AccessToken != tok.AccessToken || next.RefreshToken != tok.RefreshToken {
+			if err := tx.SaveToken(ctx, userID, next); err != nil {
+				return nil, err
+			}
+		}
+		return next, nil
+	}
+	var out *oauth2.Token
+	if s.IsPostgres() {
+		err := s.inTx(ctx, func(tx *Tx) (err error) { out, err = run(tx); return err })
+		return out, err
+	}
+	// SQLite: no transaction held across the HTTP call of refresh; the
+	// read and the write are each atomic.
+	return run(&Tx{s: s, q: s.db})
+}

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wearbridge/wearbridge/internal/model"
+	"github.com/wearbridge/wearbridge/internal/pipeline"
+	"github.com/wearbridge/wearbridge/internal/source"
+	"github.com/wearbridge/wearbridge/internal/store"
+)
+
+// data serves GET /{type}?user_id&start_date&end_date&to_webhook. With
+// to_webhook=true (Terra's default) the stored records are sent again as
+// events to the developer's destinations; with false they are returned.
+func (s *Server) data(typ string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		id := q.Get("user_id")
+		if id == "" {
+			writeError(w, http.StatusBadRequest, "missing query parameter user_id")
+			return
+		}
+		start, err := parseDate(q.Get("start_date"), false)
+		if err != nil || q.Get("start_date") == "" {
+			writeError(w, http.StatusBadRequest, "start_date must be a date (YYYY-MM-DD), an ISO 8601 time or unix seconds")
+			return
+		}
+		end := s.d.Now().UTC()
+		if v := q.Get("end_date"); v != "" {
+			if end, err = parseDate(v, true); err != nil {
+				writeError(w, http.StatusBadRequest, "end_date must be a date (YYYY-MM-DD), an ISO 8601 time or unix seconds")
+				return
+			}
+		}
+		if !end.After(start) {
+			writeError(w, http.StatusBadRequest, "end_date must be after start_date")
+			return
+		}
+		toWebhook := true
+		if v := q.Get("to_webhook"); v != "" {
+			if toWebhook, err = strconv.ParseBool(v); err != nil {
+				writeError(w, http.StatusBadRequest, "to_webhook must be true or false")
+				return
+			}
+		}
+		u, err := s.d.Store.User(r.Context(), developer(r).ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "user not found")
+			return
+		}
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		recs, err := s.d.Store.Records(r.Context(), u.ID, model.DataType(typ), start, end)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if !toWebhook {
+			data := make([]json.RawMessage, len(recs))
+			for i, rec := range recs {
+				data[i] = rec.Payload
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"status": "success", "type": typ, "user": pipeline.TerraUser(u), "data": data, "version": pipeline.Version})
+			return
+		}
+		err = s.d.Store.InTx(r.Context(), func(tx *store.Tx) error {
+			for _, rec := range recs {
+				body, err := json.Marshal(pipeline.DataEnvelope{Type: typ, User: pipeline.TerraUser(u), Data: []json.RawMessage{rec.Payload}, Version: pipeline.Version})
+				if err != nil {
+					return err
+				}
+				if _, err := tx.AppendEvent(r.Context(), store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Type: typ, RecordKey: rec.Key, Version: rec.Version, Body: body}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "type": typ, "user": pipeline.TerraUser(u),
+			"message": fmt.Sprintf("%d %s records will be sent to your destinations", len(recs), typ)})
+	}
+}
+
+// parseDate reads YYYY-MM-DD, RFC 3339 or unix seconds. A plain date as an
+// end is inclusive: it means the end of that day.
+func parseDate(v string, isEnd bool) (time.Time, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		if isEnd {
+			t = t.AddDate(0, 0, 1)
+		}
+		return t, nil
+	}
+	return time.Parse(time.RFC3339Nano, v)
+}
+
+// push receives a provider's push: POST /push/{provider}. The body is
+// stored durably before the answer; a body that is not valid as a whole is
+// refused with 400 and nothing is written.
+func (s *Server) push(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToUpper(r.PathValue("provider"))
+	p, ok := s.d.Providers.Get(name)
+	pusher, isPusher := p.(source.Pusher)
+	if !ok || !isPusher {
+		writeError(w, http.StatusNotFound, "no push receiver for provider "+name)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.d.MaxPushBytes))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "push body too large or unreadable")
+		return
+	}
+	batches, err := pusher.ParsePush(r.Context(), r, body)
+	if errors.Is(err, source.ErrBadPush) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	stored, unknown := 0, 0
+	for _, b := range batches {
+		users, err := s.d.Store.UsersByProviderID(r.Context(), name, b.ProviderUserID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		if len(users) == 0 {
+			unknown++
+			s.d.Logger.WarnContext(r.Context(), "push for an unknown provider user dropped", "provider", name, "records", len(b.Records))
+			continue
+		}
+		for _, u := range users {
+			c, err := s.d.Ingest.Apply(r.Context(), u, b.Records, b.Problems)
+			if err != nil {
+				s.internal(w, r, err)
+				return
+			}
+			stored += c.Stored
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "stored": stored, "unknown_users": unknown})
+}
+
+// problems: GET /problems?user_id=... lists provider data that could not be
+// used, with the raw body kept.
+func (s *Server) problems(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("user_id")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "missing query parameter user_id")
+		return
+	}
+	ps, err := s.d.Store.Problems(r.Context(), developer(r).ID, id, 100)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := make([]map[string]any, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, map[string]any{"id": p.ID, "user_id": p.UserID, "provider": p.Provider, "data_type": p.Type,
+			"error": p.Err, "raw": string(p.Raw), "created_at": model.FormatTime(p.CreatedAt)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "problems": out})
+}

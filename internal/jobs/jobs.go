@@ -1,0 +1,274 @@
+// Package jobs runs the background work that is not delivery: provider
+// pulls (backfills on connect and periodic polls), on River, with the same
+// code on SQLite (riversqlite) and PostgreSQL (riverpgxv5). Jobs are unique
+// per (user, data type) while waiting, so each runs once cluster-wide.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/wearbridge/wearbridge/internal/connect"
+	"github.com/wearbridge/wearbridge/internal/model"
+	"github.com/wearbridge/wearbridge/internal/pipeline"
+	"github.com/wearbridge/wearbridge/internal/source"
+	"github.com/wearbridge/wearbridge/internal/store"
+)
+
+// Config configures the job runner. Zero values mean the defaults.
+type Config struct {
+	// PollInterval is how often active users of pulled providers are
+	// polled. Default 15 min; -1 turns polling off.
+	PollInterval time.Duration
+	// PollWindow is how far back a poll re-reads, to catch late data.
+	// Default 72 h.
+	PollWindow time.Duration
+	// MaxWorkers is the number of jobs run at once. Default 10.
+	MaxWorkers int
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Runner enqueues and works jobs.
+type Runner struct {
+	cfg       Config
+	store     *store.Store
+	providers *source.Registry
+	conn      *connect.Connector
+	ingest    *pipeline.Ingest
+	q         queue
+}
+
+// queue hides River's client type, which differs by driver.
+type queue interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// New migrates River's tables and returns a Runner. Call Start to work
+// jobs.
+func New(ctx context.Context, s *store.Store, providers *source.Registry, conn *connect.Connector, ingest *pipeline.Ingest, cfg Config) (*Runner, error) {
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 15 * time.Minute
+	}
+	if cfg.PollWindow <= 0 {
+		cfg.PollWindow = 72 * time.Hour
+	}
+	if cfg.MaxWorkers <= 0 {
+		cfg.MaxWorkers = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	r := &Runner{cfg: cfg, store: s, providers: providers, conn: conn, ingest: ingest}
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &pullWorker{r: r}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &pollWorker{r: r}); err != nil {
+		return nil, err
+	}
+	rc := &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		Workers:           workers,
+		FetchCooldown:     5 * time.Millisecond,
+		FetchPollInterval: 200 * time.Millisecond,
+		JobTimeout:        10 * time.Minute,
+		Logger:            cfg.Logger.With("component", "river"),
+	}
+	if cfg.PollInterval > 0 {
+		rc.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(cfg.PollInterval), func() (river.JobArgs, *river.InsertOpts) {
+				return PollArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: cfg.PollInterval}}
+			}, &river.PeriodicJobOpts{RunOnStart: false}),
+		}
+	}
+	var err error
+	if s.IsPostgres() {
+		r.q, err = newQueue(ctx, riverpgxv5.New(s.Pool()), rc)
+	} else {
+		r.q, err = newQueue(ctx, riversqlite.New(s.DB()), rc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], rc *river.Config) (queue, error) {
+	m, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: rc.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("jobs: migrate: %w", err)
+	}
+	c, err := river.NewClient(driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return c, nil
+}
+
+// Start starts working jobs.
+func (r *Runner) Start(ctx context.Context) error { return r.q.Start(ctx) }
+
+// Stop stops working jobs, waiting for those running.
+func (r *Runner) Stop(ctx context.Context) error { return r.q.Stop(ctx) }
+
+// Pending counts jobs that are waiting or running.
+func (r *Runner) Pending(ctx context.Context) (int, error) {
+	res, err := r.q.JobList(ctx, river.NewJobListParams().States(
+		rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable,
+		rivertype.JobStateScheduled, rivertype.JobStatePending).First(1000))
+	if err != nil {
+		return 0, fmt.Errorf("list jobs: %w", err)
+	}
+	n := 0
+	for _, j := range res.Jobs {
+		if j.Kind != (PollArgs{}).Kind() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// PullArgs asks for one pull of a user's data of one type.
+type PullArgs struct {
+	UserID   string         `json:"user_id" river:"unique"`
+	DataType model.DataType `json:"data_type" river:"unique"`
+	Start    time.Time      `json:"start"`
+	End      time.Time      `json:"end"`
+	Backfill bool           `json:"backfill"`
+}
+
+// Kind is the River job kind.
+func (PullArgs) Kind() string { return "pull" }
+
+// InsertOpts makes pulls unique per (user, data type) while waiting.
+func (PullArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{
+		ByArgs:  true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateScheduled, rivertype.JobStateRetryable},
+	}}
+}
+
+// Backfill enqueues the pulls of a newly connected user: every data type the
+// provider pulls, over its backfill depth. Push-only providers need none.
+func (r *Runner) Backfill(ctx context.Context, u store.User) error {
+	p, ok := r.providers.Get(u.Provider)
+	if !ok {
+		return fmt.Errorf("backfill: %w %q", connect.ErrUnknownProvider, u.Provider)
+	}
+	puller, ok := p.(source.Puller)
+	if !ok {
+		return nil
+	}
+	end := r.cfg.Now().UTC()
+	start := end.Add(-puller.BackfillDepth())
+	for _, t := range puller.PullTypes() {
+		if _, err := r.q.Insert(ctx, PullArgs{UserID: u.ID, DataType: t, Start: start, End: end, Backfill: true}, nil); err != nil {
+			return fmt.Errorf("backfill: enqueue %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+type pullWorker struct {
+	river.WorkerDefaults[PullArgs]
+	r *Runner
+}
+
+// Work pulls one window. A rate limit snoozes the job until the provider's
+// reset; a refused refresh token stops it (the user must reconnect).
+func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
+	a := job.Args
+	u, err := w.r.store.UserByID(ctx, a.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("user %s no longer exists", a.UserID))
+	}
+	if err != nil {
+		return err
+	}
+	if !u.Active {
+		return nil
+	}
+	p, _ := w.r.providers.Get(u.Provider)
+	puller, ok := p.(source.Puller)
+	if !ok {
+		return river.JobCancel(fmt.Errorf("provider %s does not pull", u.Provider))
+	}
+	hc, err := w.r.conn.Client(ctx, u)
+	if err != nil {
+		return err
+	}
+	var counts pipeline.Counts
+	err = puller.Pull(ctx, hc, a.DataType, a.Start, a.End, w.r.ingest.Sink(u, &counts))
+	log := w.r.cfg.Logger.With("user_id", u.ID, "provider", u.Provider, "data_type", a.DataType)
+	var rl *source.RateLimitError
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "pull done", "backfill", a.Backfill, "stored", counts.Stored, "unchanged", counts.Unchanged, "problems", counts.Problems)
+		return nil
+	case errors.As(err, &rl):
+		log.WarnContext(ctx, "pull rate limited", "retry_after", rl.RetryAfter)
+		return river.JobSnooze(max(rl.RetryAfter, time.Second))
+	case errors.Is(err, connect.ErrReauthRequired):
+		log.WarnContext(ctx, "pull stopped: reconnect needed", "err", err)
+		return river.JobCancel(err)
+	default:
+		log.WarnContext(ctx, "pull failed", "err", err, "stored", counts.Stored)
+		return fmt.Errorf("pull %s for %s: %w", a.DataType, u.ID, err)
+	}
+}
+
+// PollArgs is the periodic job that enqueues a pull of the recent window
+// for every active user of every pulled provider.
+type PollArgs struct{}
+
+// Kind is the River job kind.
+func (PollArgs) Kind() string { return "poll" }
+
+type pollWorker struct {
+	river.WorkerDefaults[PollArgs]
+	r *Runner
+}
+
+func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
+	end := w.r.cfg.Now().UTC()
+	start := end.Add(-w.r.cfg.PollWindow)
+	for _, name := range w.r.providers.Names() {
+		p, _ := w.r.providers.Get(name)
+		puller, ok := p.(source.Puller)
+		if !ok {
+			continue
+		}
+		users, err := w.r.store.ActiveUsers(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			for _, t := range puller.PullTypes() {
+				if _, err := w.r.q.Insert(ctx, PullArgs{UserID: u.ID, DataType: t, Start: start, End: end}, nil); err != nil {
+					return fmt.Errorf("poll: enqueue: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}

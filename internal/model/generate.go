@@ -1,0 +1,3 @@
+package model
+
+//go:generate go run ./internal/terragen -schemas terraschema/schemas -out terra_gen.go

@@ -1,0 +1,179 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wearbridge/wearbridge/internal/model"
+	"github.com/wearbridge/wearbridge/internal/source"
+	"github.com/wearbridge/wearbridge/internal/store"
+)
+
+// Ingest stores normalised records and appends an event for each new or
+// changed one, in the same transaction.
+type Ingest struct {
+	store *store.Store
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewIngest returns an Ingest on s.
+func NewIngest(s *store.Store, log *slog.Logger, now func() time.Time) *Ingest {
+	if log == nil {
+		log = slog.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Ingest{store: s, log: log, now: now}
+}
+
+// Counts says what one Apply did.
+type Counts struct {
+	Stored    int // new or changed records (one event each)
+	Unchanged int // records already stored with the same content
+	Problems  int // items kept raw and reported
+}
+
+// Apply stores a batch for one user. A record that cannot be stored as
+// JSON becomes a problem; the rest of the batch still lands. Only a
+// database error fails the batch, and then nothing of it is written.
+func (in *Ingest) Apply(ctx context.Context, u store.User, recs []model.Record, problems []model.Problem) (Counts, error) {
+	var c Counts
+	err := in.store.InTx(ctx, func(tx *store.Tx) error {
+		c = Counts{}
+		now := in.now().UTC()
+		user := u
+		user.LastWebhookUpdate = now
+		tu := TerraUser(user)
+		for _, r := range recs {
+			if _, err := json.Marshal(r.Data); err != nil {
+				problems = append(problems, model.Problem{Type: r.Type, Err: fmt.Sprintf("record %s cannot be encoded: %v", r.Key, err), Raw: r.Raw})
+				continue
+			}
+			ch, err := tx.UpsertRecord(ctx, u.ID, r)
+			if err != nil {
+				return err
+			}
+			if !ch.Changed {
+				c.Unchanged++
+				continue
+			}
+			body, err := json.Marshal(DataEnvelope{Type: string(r.Type), User: tu, Data: []json.RawMessage{ch.Payload}, Version: Version})
+			if err != nil {
+				return fmt.Errorf("encode event: %w", err)
+			}
+			if _, err := tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Type: string(r.Type), RecordKey: r.Key, Version: ch.Version, Body: body}); err != nil {
+				return err
+			}
+			c.Stored++
+		}
+		for _, p := range problems {
+			if err := tx.AddProblem(ctx, store.Problem{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: p.Type, Err: p.Err, Raw: p.Raw}); err != nil {
+				return err
+			}
+			c.Problems++
+		}
+		if c.Stored > 0 {
+			return tx.TouchWebhookUpdate(ctx, u.ID, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return Counts{}, fmt.Errorf("ingest for user %s: %w", u.ID, err)
+	}
+	if c.Problems > 0 {
+		in.log.WarnContext(ctx, "provider data kept raw and reported", "user_id", u.ID, "provider", u.Provider, "problems", c.Problems)
+	}
+	return c, nil
+}
+
+// Sink returns a source.Sink that applies what a provider hands it to u,
+// adding up the counts in c (which may be nil).
+func (in *Ingest) Sink(u store.User, c *Counts) source.Sink {
+	if c == nil {
+		c = &Counts{}
+	}
+	return &sink{in: in, u: u, c: c}
+}
+
+type sink struct {
+	in *Ingest
+	u  store.User
+	c  *Counts
+}
+
+func (s *sink) Records(ctx context.Context, recs []model.Record) error {
+	c, err := s.in.Apply(ctx, s.u, recs, nil)
+	s.c.add(c)
+	return err
+}
+
+func (s *sink) Problem(ctx context.Context, p model.Problem) error {
+	c, err := s.in.Apply(ctx, s.u, nil, []model.Problem{p})
+	s.c.add(c)
+	return err
+}
+
+func (c *Counts) add(o Counts) {
+	c.Stored += o.Stored
+	c.Unchanged += o.Unchanged
+	c.Problems += o.Problems
+}
+
+// AppendUserEvent appends a non-data event about u (auth, deauth, ...)
+// within tx. body is marshalled as is.
+func AppendUserEvent(ctx context.Context, tx *store.Tx, u store.User, typ string, body any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	_, err = tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Type: typ, Body: b})
+	return err
+}
+
+// AuthSuccess is the body of an "auth" success event.
+func AuthSuccess(u store.User) any {
+	return map[string]any{
+		"type": "auth", "status": "success", "user": TerraUser(u),
+		"reference_id": nullable(u.ReferenceID), "message": "User has successfully authenticated", "version": Version,
+	}
+}
+
+// AuthCancelled is the body of an authentication error event
+// (type "auth_cancelled", status "error" in the wire format).
+func AuthCancelled(provider, referenceID, reason string) any {
+	return map[string]any{
+		"type": "auth_cancelled", "status": "error", "provider": provider,
+		"reference_id": nullable(referenceID), "reason": reason, "version": Version,
+	}
+}
+
+// UserReauth is the body of a "user_reauth" event: the same provider account
+// connected again. wearbridge keeps the user id, so old and new user are the
+// same user.
+func UserReauth(u store.User) any {
+	tu := TerraUser(u)
+	return map[string]any{
+		"type": "user_reauth", "status": "warning", "new_user": tu, "old_user": tu,
+		"message": "User has re-authenticated; the user_id is unchanged", "version": Version,
+	}
+}
+
+// Deauth is the body of a "deauth" event.
+func Deauth(u store.User) any {
+	return map[string]any{
+		"type": "deauth", "status": "success", "user": TerraUser(u),
+		"message": "User has deauthenticated", "version": Version,
+	}
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
