@@ -154,17 +154,18 @@ type PullArgs struct {
 	DataType model.DataType `json:"data_type" river:"unique"`
 	Start    time.Time      `json:"start"`
 	End      time.Time      `json:"end"`
-	Backfill bool           `json:"backfill"`
+	Backfill bool           `json:"backfill" river:"unique"`
 }
 
 // Kind is the River job kind.
 func (PullArgs) Kind() string { return "pull" }
 
-// InsertOpts makes pulls unique per (user, data type) while waiting.
+// InsertOpts makes pulls unique per (user, data type, backfill or poll)
+// while waiting or running.
 func (PullArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{
 		ByArgs:  true,
-		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateScheduled, rivertype.JobStateRetryable},
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable},
 	}}
 }
 

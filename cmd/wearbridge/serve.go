@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/wearbridge/wearbridge/internal/api"
+	"github.com/wearbridge/wearbridge/internal/app"
+)
+
+// storeFlags are the flags that choose the database, shared by commands.
+type storeFlags struct {
+	dataDir, databaseURL, secretKey string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dataDir, "data-dir", "wearbridge-data", "folder for the SQLite database and the generated secret key")
+	fs.StringVar(&f.databaseURL, "database-url", os.Getenv("WEARBRIDGE_DATABASE_URL"), "postgres://... to run on PostgreSQL (default: SQLite in --data-dir; env WEARBRIDGE_DATABASE_URL)")
+	fs.StringVar(&f.secretKey, "secret-key", os.Getenv("WEARBRIDGE_SECRET_KEY"), "32-byte key, base64 or hex, that encrypts tokens and secrets at rest (default: generated in --data-dir; env WEARBRIDGE_SECRET_KEY)")
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	publicURL := fs.String("public-url", "", "base URL that providers redirect and push to (default http://ADDR)")
+	sandbox := fs.Bool("sandbox", true, "serve the sandbox providers (fake Oura and Garmin with recorded data) instead of the real APIs")
+	allowPrivate := fs.Bool("allow-private-webhooks", false, "let webhook destinations target private and loopback addresses")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	ouraID := fs.String("oura-client-id", os.Getenv("OURA_CLIENT_ID"), "Oura API client id (env OURA_CLIENT_ID)")
+	ouraSecret := fs.String("oura-client-secret", os.Getenv("OURA_CLIENT_SECRET"), "Oura API client secret (env OURA_CLIENT_SECRET)")
+	garminID := fs.String("garmin-client-id", os.Getenv("GARMIN_CLIENT_ID"), "Garmin Health API client id (env GARMIN_CLIENT_ID)")
+	garminSecret := fs.String("garmin-client-secret", os.Getenv("GARMIN_CLIENT_SECRET"), "Garmin Health API client secret (env GARMIN_CLIENT_SECRET)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := logger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg := app.Config{Addr: *addr, DataDir: sf.dataDir, DatabaseURL: sf.databaseURL, SecretKey: sf.secretKey,
+		PublicURL: *publicURL, Sandbox: *sandbox, AllowPrivateWebhooks: *allowPrivate, Logger: log}
+	cfg.Oura.ClientID, cfg.Oura.ClientSecret = *ouraID, *ouraSecret
+	cfg.Garmin.ClientID, cfg.Garmin.ClientSecret = *garminID, *garminSecret
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if *sandbox {
+		fmt.Fprintf(stdout, "wearbridge: sandbox providers on (fake Oura and Garmin at %s/sandbox/)\n", a.PublicURL())
+	}
+	fmt.Fprintf(stdout, "wearbridge: serving on %s; create a developer with: wearbridge dev create --data-dir %s\n", a.PublicURL(), sf.dataDir)
+	return a.Run(ctx, nil)
+}
+
+func devCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf storeFlags
+	sf.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object with dev_id, api_key and signing_secret")
+	webhookURL := fs.String("webhook", "", "also add a webhook destination that receives this developer's events")
+	allowPrivate := fs.Bool("allow-private-webhooks", false, "allow a --webhook URL on a private or loopback address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, _ := logger(stderr, "warn")
+	a, err := app.New(ctx, app.Config{DataDir: sf.dataDir, DatabaseURL: sf.databaseURL, SecretKey: sf.secretKey,
+		AllowPrivateWebhooks: *allowPrivate, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	d, err := a.Store.CreateDeveloper(ctx)
+	if err != nil {
+		return err
+	}
+	var destID string
+	if *webhookURL != "" {
+		settings, _ := json.Marshal(map[string]string{"url": *webhookURL})
+		dst, err := api.CreateDestination(ctx, a.Store, a.Kinds, d.Developer, "webhook", settings, nil, true)
+		if err != nil {
+			return fmt.Errorf("developer %s created, but the webhook was refused: %w", d.ID, err)
+		}
+		destID = dst.ID
+	}
+	if *asJSON {
+		out := map[string]string{"dev_id": d.ID, "api_key": d.APIKey, "signing_secret": d.SigningSecret}
+		if destID != "" {
+			out["destination_id"] = destID
+		}
+		return json.NewEncoder(stdout).Encode(out)
+	}
+	fmt.Fprintf(stdout, "dev-id:          %s\nx-api-key:       %s\nsigning secret:  %s\n", d.ID, d.APIKey, d.SigningSecret)
+	if destID != "" {
+		fmt.Fprintf(stdout, "webhook:         %s (%s)\n", *webhookURL, destID)
+	}
+	fmt.Fprintln(stdout, "The API key is shown only now; wearbridge stores only its hash.")
+	return nil
+}

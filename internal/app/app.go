@@ -1,0 +1,258 @@
+// Package app wires wearbridge together: it opens the store, registers the
+// providers and destination kinds (the one place that names them), and runs
+// the API, the job runner and the delivery loops in one process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wearbridge/wearbridge/internal/api"
+	"github.com/wearbridge/wearbridge/internal/connect"
+	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/webhook"
+	"github.com/wearbridge/wearbridge/internal/jobs"
+	"github.com/wearbridge/wearbridge/internal/pipeline"
+	sandboxgarmin "github.com/wearbridge/wearbridge/internal/sandbox/garmin"
+	sandboxoura "github.com/wearbridge/wearbridge/internal/sandbox/oura"
+	"github.com/wearbridge/wearbridge/internal/secretbox"
+	"github.com/wearbridge/wearbridge/internal/source"
+	"github.com/wearbridge/wearbridge/internal/source/garmin"
+	"github.com/wearbridge/wearbridge/internal/source/oura"
+	"github.com/wearbridge/wearbridge/internal/store"
+)
+
+// Config is the whole configuration of a wearbridge process. Zero values
+// mean the defaults.
+type Config struct {
+	// Addr is the listen address. Default 127.0.0.1:8080.
+	Addr string
+	// DataDir holds the SQLite database and the generated secret key.
+	// Default ./wearbridge-data.
+	DataDir string
+	// DatabaseURL selects PostgreSQL (postgres://...). Empty: SQLite.
+	DatabaseURL string
+	// PublicURL is the base URL providers redirect and push to. Default
+	// http://{Addr}.
+	PublicURL string
+	// SecretKey (32 bytes, base64 or hex) encrypts tokens and secrets at
+	// rest. Default: a key generated once in DataDir/secret.key. Replicas
+	// sharing a PostgreSQL database must share it.
+	SecretKey string
+	// Sandbox turns on the sandbox providers, served by this process under
+	// /sandbox/, instead of the real provider APIs.
+	Sandbox bool
+	// AllowPrivateWebhooks lets webhook destinations target private and
+	// loopback addresses.
+	AllowPrivateWebhooks bool
+	// Oura and Garmin hold the real providers' client credentials.
+	Oura   oura.Config
+	Garmin garmin.Config
+	// Delivery and Jobs tune the delivery loops and the job runner.
+	Delivery pipeline.DelivererConfig
+	Jobs     jobs.Config
+	Logger   *slog.Logger
+}
+
+// SandboxRecordedSince is the first day of the recorded sandbox data; in
+// sandbox mode backfills reach back to it.
+var SandboxRecordedSince = time.Date(2024, 9, 1, 0, 0, 0, 0, time.UTC)
+
+// App is a wired wearbridge process.
+type App struct {
+	cfg       Config
+	Store     *store.Store
+	Providers *source.Registry
+	Kinds     *destination.Registry
+	Connector *connect.Connector
+	Ingest    *pipeline.Ingest
+	Deliverer *pipeline.Deliverer
+	Jobs      *jobs.Runner
+	handler   http.Handler
+	log       *slog.Logger
+}
+
+// New opens the store and wires everything; nothing runs until Run or
+// Start.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "wearbridge-data"
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.Addr
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger
+	key, err := loadKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Box: box, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, Store: st, log: log}
+	mux := http.NewServeMux()
+
+	// Providers: the one place that names them.
+	ouraCfg, garminCfg := cfg.Oura, cfg.Garmin
+	if cfg.Sandbox {
+		base := cfg.PublicURL + "/sandbox/oura"
+		ouraCfg = oura.Config{ClientID: "sandbox-oura", ClientSecret: "sandbox-secret",
+			AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token", APIBase: base,
+			BackfillDepth: time.Since(SandboxRecordedSince)}
+		mux.Handle("/sandbox/oura/", http.StripPrefix("/sandbox/oura", sandboxoura.New(sandboxoura.Config{
+			ClientID: ouraCfg.ClientID, ClientSecret: ouraCfg.ClientSecret, Logger: log.With("sandbox", "OURA")})))
+		gbase := cfg.PublicURL + "/sandbox/garmin"
+		garminCfg = garmin.Config{ClientID: "sandbox-garmin", ClientSecret: "sandbox-secret",
+			AuthURL: gbase + sandboxgarmin.DefaultAuthorizePath, TokenURL: gbase + sandboxgarmin.DefaultTokenPath, APIBase: gbase}
+		mux.Handle("/sandbox/garmin/", http.StripPrefix("/sandbox/garmin", sandboxgarmin.New(sandboxgarmin.Config{})))
+		mux.HandleFunc("POST /sandbox/garmin-push", a.simulateGarminPush)
+	}
+	if a.Providers, err = source.NewRegistry(oura.New(ouraCfg), garmin.New(garminCfg)); err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	// Destination kinds: the one place that names them.
+	if a.Kinds, err = destination.NewRegistry(
+		webhook.NewKind(webhook.Options{AllowPrivate: cfg.AllowPrivateWebhooks, Logger: log}),
+	); err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	a.Connector = connect.New(st, a.Providers, connect.Config{PublicURL: cfg.PublicURL, HTTPClient: &http.Client{Timeout: 60 * time.Second}, Logger: log})
+	a.Ingest = pipeline.NewIngest(st, log, nil)
+	dcfg := cfg.Delivery
+	dcfg.Logger = log
+	a.Deliverer = pipeline.NewDeliverer(st, a.Kinds, dcfg)
+	st.OnEvents(a.Deliverer.Notify)
+	jcfg := cfg.Jobs
+	jcfg.Logger = log
+	if a.Jobs, err = jobs.New(ctx, st, a.Providers, a.Connector, a.Ingest, jcfg); err != nil {
+		st.Close()
+		return nil, err
+	}
+	apiSrv := api.New(api.Deps{Store: st, Providers: a.Providers, Destinations: a.Kinds, Connector: a.Connector,
+		Ingest: a.Ingest, Backfiller: a.Jobs, Deliverer: a.Deliverer, Logger: log})
+	mux.Handle("/", apiSrv.Handler())
+	a.handler = mux
+	return a, nil
+}
+
+func loadKey(cfg Config) ([]byte, error) {
+	if cfg.SecretKey != "" {
+		return secretbox.ParseKey(cfg.SecretKey)
+	}
+	return secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
+}
+
+// Handler is the HTTP handler of the process (API, callbacks, pushes and,
+// in sandbox mode, the sandbox providers).
+func (a *App) Handler() http.Handler { return a.handler }
+
+// PublicURL is the base URL the process is reached at.
+func (a *App) PublicURL() string { return a.cfg.PublicURL }
+
+// simulateGarminPush replays the recorded Garmin pushes to this process's
+// own push endpoint: POST /sandbox/garmin-push.
+func (a *App) simulateGarminPush(w http.ResponseWriter, r *http.Request) {
+	n, err := sandboxgarmin.PushAll(r.Context(), &http.Client{Timeout: 30 * time.Second}, a.cfg.PublicURL+"/push/garmin")
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, `{"status":"error","message":%q}`+"\n", err.Error())
+		return
+	}
+	fmt.Fprintf(w, `{"status":"success","pushed":%d}`+"\n", n)
+}
+
+// Run serves HTTP on ln (or cfg.Addr when ln is nil) and runs the workers
+// until ctx ends, then shuts down in order.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.Addr); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	if err := a.Jobs.Start(ctx); err != nil {
+		return fmt.Errorf("start jobs: %w", err)
+	}
+	var wg sync.WaitGroup
+	wctx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = a.Deliverer.Run(wctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.InfoContext(ctx, "wearbridge listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL,
+		"database", map[bool]string{true: "postgres", false: "sqlite"}[a.Store.IsPostgres()], "sandbox", a.cfg.Sandbox)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	_ = a.Jobs.Stop(sctx)
+	stopWorkers()
+	wg.Wait()
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// Close closes the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Idle reports whether no pull job is waiting or running and every enabled
+// destination has delivered every event (none waiting for a retry).
+func (a *App) Idle(ctx context.Context) (bool, error) {
+	n, err := a.Jobs.Pending(ctx)
+	if err != nil || n > 0 {
+		return false, err
+	}
+	dests, err := a.Store.EnabledDestinations(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range dests {
+		last, err := a.Store.LastSeq(ctx, d.DeveloperID)
+		if err != nil {
+			return false, err
+		}
+		pending, err := a.Store.PendingRetries(ctx, d.ID)
+		if err != nil {
+			return false, err
+		}
+		if d.Cursor < last || pending > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,67 @@
+package demo_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wearbridge/wearbridge/internal/demo"
+	"github.com/wearbridge/wearbridge/internal/model/terraschema"
+	"github.com/wearbridge/wearbridge/internal/store/storetest"
+)
+
+// TestDemo runs the README's demo on every database and validates every
+// delivered body against the Terra schemas.
+func TestDemo(t *testing.T) {
+	v, err := terraschema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
+			var out bytes.Buffer
+			res, err := demo.Run(context.Background(), demo.Options{DatabaseURL: storetest.URL(t, d), Stdout: &out, Timeout: 50 * time.Second})
+			if err != nil {
+				t.Fatalf("demo: %v\n%s", err, out.String())
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "demo: ") || !strings.HasSuffix(last, " 0 failed") {
+				t.Fatalf("last line = %q", last)
+			}
+			// The recorded fixtures: 48 Oura sleep periods + 1 Garmin sleep;
+			// two auth events (one per provider).
+			if res.ByType["auth"] != 2 {
+				t.Errorf("auth events = %d, want 2", res.ByType["auth"])
+			}
+			if res.ByType["sleep"] != 49 {
+				t.Errorf("sleep events = %d, want 49 (48 Oura periods in sleep_2024-10-09_11-03.json + 1 Garmin sleep)", res.ByType["sleep"])
+			}
+			if res.Delivered != res.Events || res.Verified != res.Events {
+				t.Errorf("delivered %d, verified %d of %d events", res.Delivered, res.Verified, res.Events)
+			}
+			for i, b := range res.Bodies {
+				if err := v.ValidateEvent(b); err != nil {
+					t.Errorf("body %d does not match the Terra schema: %v\n%s", i+1, err, abbreviate(b))
+				}
+				var env struct {
+					Type string `json:"type"`
+				}
+				_ = json.Unmarshal(b, &env)
+				if env.Type == "" {
+					t.Errorf("body %d has no type", i+1)
+				}
+			}
+		})
+	}
+}
+
+func abbreviate(b []byte) string {
+	if len(b) > 600 {
+		return string(b[:600]) + "..."
+	}
+	return string(b)
+}
