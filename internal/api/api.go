@@ -20,9 +20,11 @@ import (
 	"github.com/wearbridge/wearbridge/internal/store"
 )
 
-// Backfiller enqueues the initial pulls of a new connection.
+// Backfiller enqueues pulls: the initial ones of a new connection, and
+// those a push notification asks for.
 type Backfiller interface {
 	Backfill(ctx context.Context, u store.User) error
+	Enqueue(ctx context.Context, u store.User, req source.PullRequest) error
 }
 
 // Syncer is told when destinations changed.
@@ -86,6 +88,7 @@ func (s *Server) Handler() http.Handler {
 	// Provider-facing routes: OAuth callbacks and pushes.
 	mux.HandleFunc("GET /auth/callback/{provider}", s.callback)
 	mux.HandleFunc("POST /push/{provider}", s.push)
+	mux.HandleFunc("GET /push/{provider}", s.verifyPush)
 
 	// wearbridge's own routes.
 	mux.Handle("GET /destinations", s.auth(s.listDestinations))

@@ -138,7 +138,12 @@ func (s *Server) userInfo(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "user": pipeline.TerraUser(u), "is_authenticated": u.Active})
+	out := map[string]any{"status": "success", "user": pipeline.TerraUser(u), "is_authenticated": u.Active}
+	if b, err := s.d.Store.BackfillProgress(r.Context(), u.ID); err == nil && b.Total > 0 {
+		out["backfill"] = map[string]any{"pulls_total": b.Total, "pulls_done": b.Done, "records": b.Records,
+			"progress": float64(b.Done) / float64(b.Total), "complete": b.Done == b.Total}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // subscriptions: GET /subscriptions[?page=N&per_page=M]

@@ -141,8 +141,22 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(users) == 0 {
+			// Nobody to deliver to, but what could not be used is kept
+			// raw (with no developer) for the operator.
 			unknown++
-			s.d.Logger.WarnContext(r.Context(), "push for an unknown provider user dropped", "provider", name, "records", len(b.Records))
+			s.d.Logger.WarnContext(r.Context(), "push for an unknown provider user", "provider", name, "records", len(b.Records), "problems", len(b.Problems))
+			err := s.d.Store.InTx(r.Context(), func(tx *store.Tx) error {
+				for _, p := range b.Problems {
+					if err := tx.AddProblem(r.Context(), store.Problem{Provider: name, Type: p.Type, Err: p.Err, Raw: p.Raw}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				s.internal(w, r, err)
+				return
+			}
 			continue
 		}
 		for _, u := range users {
@@ -152,9 +166,41 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			stored += c.Stored
+			for _, pr := range b.Pulls {
+				if err := s.d.Backfiller.Enqueue(r.Context(), u, pr); err != nil {
+					s.internal(w, r, err)
+					return
+				}
+			}
+			if b.Revoked {
+				err := s.d.Store.InTx(r.Context(), func(tx *store.Tx) error {
+					if err := tx.Deauthenticate(r.Context(), u.ID); err != nil {
+						return err
+					}
+					u.Active = false
+					return pipeline.AppendUserEvent(r.Context(), tx, u, "access_revoked", pipeline.AccessRevoked(u, "the user revoked access at "+name))
+				})
+				if err != nil {
+					s.internal(w, r, err)
+					return
+				}
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "stored": stored, "unknown_users": unknown})
+}
+
+// verifyPush answers a provider's subscription verification:
+// GET /push/{provider}.
+func (s *Server) verifyPush(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToUpper(r.PathValue("provider"))
+	p, _ := s.d.Providers.Get(name)
+	v, ok := p.(source.PushVerifier)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no push subscription to verify for provider "+name)
+		return
+	}
+	v.VerifySubscription(w, r)
 }
 
 // problems: GET /problems?user_id=... lists provider data that could not be

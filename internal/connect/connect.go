@@ -52,6 +52,7 @@ type Connector struct {
 	providers *source.Registry
 	cfg       Config
 	locks     sync.Map // user id -> *sync.Mutex
+	limiters  sync.Map // provider name -> *limiter
 }
 
 // New returns a Connector.
@@ -172,7 +173,12 @@ func (c *Connector) Callback(ctx context.Context, provider string, q url.Values)
 	if sess.Verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(sess.Verifier))
 	}
-	tok, err := c.oauthConfig(p).Exchange(hctx, code, opts...)
+	var tok *oauth2.Token
+	if ex, ok := p.(source.TokenExchanger); ok {
+		tok, err = ex.ExchangeCode(ctx, c.cfg.HTTPClient, *c.oauthConfig(p), code, sess.Verifier)
+	} else {
+		tok, err = c.oauthConfig(p).Exchange(hctx, code, opts...)
+	}
 	if err != nil {
 		return fail(fmt.Errorf("token exchange: %w", err))
 	}
@@ -223,6 +229,18 @@ func (c *Connector) Deauthenticate(ctx context.Context, devID, userID string) er
 	})
 }
 
+// ExpireToken marks a user's stored token expired, so that the next request
+// refreshes it (used when a provider refuses a token before its expiry).
+func (c *Connector) ExpireToken(ctx context.Context, userID string) error {
+	_, err := c.store.RefreshToken(ctx, userID, func(tok *oauth2.Token) (*oauth2.Token, error) {
+		t := *tok
+		t.AccessToken = ""
+		t.Expiry = time.Unix(1, 0)
+		return &t, nil
+	})
+	return err
+}
+
 // Client returns an HTTP client that calls the provider as u. Its token is
 // refreshed when it expires, once at a time per user, and the rotated token
 // is stored before it is used.
@@ -231,9 +249,13 @@ func (c *Connector) Client(ctx context.Context, u store.User) (*http.Client, err
 	if err != nil {
 		return nil, err
 	}
-	ts := &tokenSource{ctx: ctx, c: c, userID: u.ID, cfg: c.oauthConfig(p)}
+	ts := &tokenSource{ctx: ctx, c: c, userID: u.ID, cfg: c.oauthConfig(p), p: p}
+	base := c.cfg.HTTPClient.Transport
+	if b, ok := p.(source.Budgeted); ok {
+		base = c.limiter(p.Name(), b, base)
+	}
 	return &http.Client{
-		Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, ts), Base: c.cfg.HTTPClient.Transport},
+		Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, ts), Base: base},
 		Timeout:   c.cfg.HTTPClient.Timeout,
 	}, nil
 }
@@ -243,6 +265,7 @@ type tokenSource struct {
 	c      *Connector
 	userID string
 	cfg    *oauth2.Config
+	p      source.OAuth
 }
 
 func (ts *tokenSource) Token() (*oauth2.Token, error) {
@@ -257,7 +280,13 @@ func (ts *tokenSource) Token() (*oauth2.Token, error) {
 		if tok.RefreshToken == "" {
 			return nil, ErrReauthRequired
 		}
-		next, err := ts.cfg.TokenSource(hctx, tok).Token()
+		var next *oauth2.Token
+		var err error
+		if ex, ok := ts.p.(source.TokenExchanger); ok {
+			next, err = ex.RefreshToken(ts.ctx, ts.c.cfg.HTTPClient, *ts.cfg, tok)
+		} else {
+			next, err = ts.cfg.TokenSource(hctx, tok).Token()
+		}
 		if err != nil {
 			var re *oauth2.RetrieveError
 			if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized) {

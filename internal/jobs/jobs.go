@@ -155,6 +155,8 @@ type PullArgs struct {
 	Start    time.Time      `json:"start"`
 	End      time.Time      `json:"end"`
 	Backfill bool           `json:"backfill" river:"unique"`
+	// ItemID, when set, fetches one item instead of the window.
+	ItemID string `json:"item_id,omitempty" river:"unique"`
 }
 
 // Kind is the River job kind.
@@ -182,10 +184,31 @@ func (r *Runner) Backfill(ctx context.Context, u store.User) error {
 	}
 	end := r.cfg.Now().UTC()
 	start := end.Add(-puller.BackfillDepth())
-	for _, t := range puller.PullTypes() {
+	types := puller.PullTypes()
+	err := r.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.StartBackfill(ctx, u.ID, len(types)); err != nil {
+			return err
+		}
+		return pipeline.AppendUserEvent(ctx, tx, u, "large_request_processing", pipeline.BackfillStarted(u, backfillRef(u)))
+	})
+	if err != nil {
+		return fmt.Errorf("backfill: %w", err)
+	}
+	for _, t := range types {
 		if _, err := r.q.Insert(ctx, PullArgs{UserID: u.ID, DataType: t, Start: start, End: end, Backfill: true}, nil); err != nil {
 			return fmt.Errorf("backfill: enqueue %s: %w", t, err)
 		}
+	}
+	return nil
+}
+
+func backfillRef(u store.User) string { return "backfill-" + u.ID }
+
+// Enqueue asks for one pull for u, as a push notification does.
+func (r *Runner) Enqueue(ctx context.Context, u store.User, req source.PullRequest) error {
+	args := PullArgs{UserID: u.ID, DataType: req.Type, Start: req.Start.UTC(), End: req.End.UTC(), ItemID: req.ItemID}
+	if _, err := r.q.Insert(ctx, args, nil); err != nil {
+		return fmt.Errorf("enqueue pull: %w", err)
 	}
 	return nil
 }
@@ -195,8 +218,11 @@ type pullWorker struct {
 	r *Runner
 }
 
-// Work pulls one window. A rate limit snoozes the job until the provider's
-// reset; a refused refresh token stops it (the user must reconnect).
+// Work pulls one window (or fetches one item). A rate limit snoozes the
+// job until the provider's reset and sends rate_limit_hit; a token the
+// provider refuses is refreshed once, and if it is still refused the user
+// is deactivated with access_revoked; a refused refresh token deactivates
+// the user with connection_error.
 func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 	a := job.Args
 	u, err := w.r.store.UserByID(ctx, a.UserID)
@@ -210,32 +236,98 @@ func (w *pullWorker) Work(ctx context.Context, job *river.Job[PullArgs]) error {
 		return nil
 	}
 	p, _ := w.r.providers.Get(u.Provider)
-	puller, ok := p.(source.Puller)
-	if !ok {
-		return river.JobCancel(fmt.Errorf("provider %s does not pull", u.Provider))
-	}
-	hc, err := w.r.conn.Client(ctx, u)
-	if err != nil {
-		return err
-	}
 	var counts pipeline.Counts
-	err = puller.Pull(ctx, hc, a.DataType, a.Start, a.End, w.r.ingest.Sink(u, &counts))
+	pull := func() error {
+		hc, err := w.r.conn.Client(ctx, u)
+		if err != nil {
+			return err
+		}
+		sink := w.r.ingest.Sink(u, &counts)
+		if a.ItemID != "" {
+			f, ok := p.(source.ItemFetcher)
+			if !ok {
+				return river.JobCancel(fmt.Errorf("provider %s cannot fetch single items", u.Provider))
+			}
+			return f.FetchItem(ctx, hc, a.DataType, a.ItemID, sink)
+		}
+		puller, ok := p.(source.Puller)
+		if !ok {
+			return river.JobCancel(fmt.Errorf("provider %s does not pull", u.Provider))
+		}
+		return puller.Pull(ctx, hc, a.DataType, a.Start, a.End, sink)
+	}
+	err = pull()
+	if errors.Is(err, source.ErrUnauthorized) {
+		// The provider refused a token we thought valid: refresh once.
+		if xerr := w.r.conn.ExpireToken(ctx, u.ID); xerr == nil {
+			err = pull()
+		}
+	}
 	log := w.r.cfg.Logger.With("user_id", u.ID, "provider", u.Provider, "data_type", a.DataType)
 	var rl *source.RateLimitError
 	switch {
 	case err == nil:
 		log.InfoContext(ctx, "pull done", "backfill", a.Backfill, "stored", counts.Stored, "unchanged", counts.Unchanged, "problems", counts.Problems)
-		return nil
+		return w.finishBackfill(ctx, job, u, counts)
 	case errors.As(err, &rl):
-		log.WarnContext(ctx, "pull rate limited", "retry_after", rl.RetryAfter)
-		return river.JobSnooze(max(rl.RetryAfter, time.Second))
+		wait := max(rl.RetryAfter, time.Second)
+		log.WarnContext(ctx, "pull rate limited", "retry_after", wait)
+		if eerr := w.event(ctx, u, "rate_limit_hit", pipeline.RateLimitHit(u, string(a.DataType), wait.Seconds())); eerr != nil {
+			return eerr
+		}
+		return river.JobSnooze(wait)
 	case errors.Is(err, connect.ErrReauthRequired):
 		log.WarnContext(ctx, "pull stopped: reconnect needed", "err", err)
-		return river.JobCancel(err)
+		return w.disconnect(ctx, u, "connection_error", pipeline.ConnectionError(u, "the provider refused the refresh token; the user must connect again"), err)
+	case errors.Is(err, source.ErrUnauthorized):
+		log.WarnContext(ctx, "pull stopped: access revoked", "err", err)
+		return w.disconnect(ctx, u, "access_revoked", pipeline.AccessRevoked(u, "the provider refused the user's token; access was revoked"), err)
 	default:
-		log.WarnContext(ctx, "pull failed", "err", err, "stored", counts.Stored)
+		log.WarnContext(ctx, "pull failed", "err", err, "stored", counts.Stored, "attempt", job.Attempt)
+		if job.Attempt >= job.MaxAttempts {
+			if ferr := w.finishBackfill(ctx, job, u, counts); ferr != nil {
+				log.ErrorContext(ctx, "backfill progress", "err", ferr)
+			}
+		}
 		return fmt.Errorf("pull %s for %s: %w", a.DataType, u.ID, err)
 	}
+}
+
+func (w *pullWorker) event(ctx context.Context, u store.User, typ string, body any) error {
+	return w.r.store.InTx(ctx, func(tx *store.Tx) error { return pipeline.AppendUserEvent(ctx, tx, u, typ, body) })
+}
+
+// disconnect deactivates u with an event and cancels the job.
+func (w *pullWorker) disconnect(ctx context.Context, u store.User, typ string, body any, cause error) error {
+	err := w.r.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.Deauthenticate(ctx, u.ID); err != nil {
+			return err
+		}
+		u.Active = false
+		return pipeline.AppendUserEvent(ctx, tx, u, typ, body)
+	})
+	if err != nil {
+		return err
+	}
+	return river.JobCancel(cause)
+}
+
+// finishBackfill counts a finished backfill pull and sends
+// large_request_sending when it was the last.
+func (w *pullWorker) finishBackfill(ctx context.Context, job *river.Job[PullArgs], u store.User, c pipeline.Counts) error {
+	if !job.Args.Backfill {
+		return nil
+	}
+	return w.r.store.InTx(ctx, func(tx *store.Tx) error {
+		b, last, err := tx.FinishBackfillPull(ctx, u.ID, c.Stored)
+		if err != nil {
+			return err
+		}
+		if last {
+			return pipeline.AppendUserEvent(ctx, tx, u, "large_request_sending", pipeline.BackfillDone(u, backfillRef(u), b.Records))
+		}
+		return nil
+	})
 }
 
 // PollArgs is the periodic job that enqueues a pull of the recent window

@@ -177,3 +177,37 @@ func nullable(s string) any {
 	}
 	return s
 }
+
+// ConnectionError is the body of a "connection_error" event: the connection
+// broke (the provider refused the refresh token) and the user must connect
+// again.
+func ConnectionError(u store.User, msg string) any {
+	return map[string]any{"type": "connection_error", "status": "warning", "user": TerraUser(u), "message": msg, "version": Version}
+}
+
+// AccessRevoked is the body of an "access_revoked" event: the user revoked
+// our access at the provider.
+func AccessRevoked(u store.User, msg string) any {
+	return map[string]any{"type": "access_revoked", "status": "warning", "user": TerraUser(u), "message": msg, "version": Version}
+}
+
+// RateLimitHit is the body of a "rate_limit_hit" event: a pull was paused by
+// the provider's rate limit and resumes after retry_after seconds.
+func RateLimitHit(u store.User, dataType string, retryAfter float64) any {
+	return map[string]any{"type": "rate_limit_hit", "status": "warning", "user": TerraUser(u), "data_type": dataType,
+		"retry_after_seconds": retryAfter, "message": "provider rate limit reached; the pull resumes after retry_after_seconds", "version": Version}
+}
+
+// BackfillStarted is the body of a "large_request_processing" event: the
+// backfill of a new connection started.
+func BackfillStarted(u store.User, reference string) any {
+	return map[string]any{"type": "large_request_processing", "status": "processing", "user": TerraUser(u), "reference": reference,
+		"message": "backfill of historical data started", "version": Version}
+}
+
+// BackfillDone is the body of a "large_request_sending" event: the backfill
+// finished and expected_payloads records were stored (and sent as events).
+func BackfillDone(u store.User, reference string, records int) any {
+	return map[string]any{"type": "large_request_sending", "user": TerraUser(u), "reference": reference,
+		"message": "backfill of historical data finished", "expected_payloads": records, "version": Version}
+}

@@ -89,8 +89,55 @@ type Pusher interface {
 // PushBatch is what a push carried for one provider user.
 type PushBatch struct {
 	ProviderUserID string
-	Records        []model.Record
-	Problems       []model.Problem
+	// Records are items the push carried in full.
+	Records  []model.Record
+	Problems []model.Problem
+	// Pulls are fetches the push asks for: most providers push only a
+	// notification ("new sleep for user X on day D", "activity 123
+	// changed") and the data is then fetched as the user.
+	Pulls []PullRequest
+	// Revoked is set when the push says the user revoked our access at the
+	// provider (a deregistration): the user is deactivated and an
+	// access_revoked event is sent.
+	Revoked bool
+}
+
+// PullRequest asks for one fetch for a user: a window of a data type, or,
+// with ItemID, one item (the provider must implement ItemFetcher).
+type PullRequest struct {
+	Type       model.DataType
+	Start, End time.Time
+	ItemID     string
+}
+
+// PushVerifier is implemented by pushers whose subscription endpoint is
+// verified with a GET request (Strava's hub.challenge, Fitbit's verify
+// code). The core routes GET /push/{provider} to it.
+type PushVerifier interface {
+	VerifySubscription(w http.ResponseWriter, r *http.Request)
+}
+
+// ItemFetcher is implemented by providers that can fetch one item by its
+// id, as their push notifications name it.
+type ItemFetcher interface {
+	FetchItem(ctx context.Context, hc *http.Client, t model.DataType, id string, sink Sink) error
+}
+
+// TokenExchanger is implemented by providers whose token endpoint is not
+// standard OAuth 2.0 (Withings wraps its answers and wants
+// action=requesttoken). The core then calls it instead of
+// golang.org/x/oauth2 for the code exchange and for refreshes. hc makes the
+// HTTP calls; cfg is the provider's OAuthConfig with RedirectURL set.
+type TokenExchanger interface {
+	ExchangeCode(ctx context.Context, hc *http.Client, cfg oauth2.Config, code, verifier string) (*oauth2.Token, error)
+	RefreshToken(ctx context.Context, hc *http.Client, cfg oauth2.Config, tok *oauth2.Token) (*oauth2.Token, error)
+}
+
+// Budgeted is implemented by providers with a request budget per app; the
+// core spaces the provider's requests so as to stay within it.
+type Budgeted interface {
+	// RequestBudget returns how many requests may be made per period.
+	RequestBudget() (requests int, per time.Duration)
 }
 
 // ErrBadPush marks a push request that is malformed as a whole.

@@ -310,3 +310,44 @@ func (s *Store) RefreshToken(ctx context.Context, userID string, refresh func(*o
 	// read and the write are each atomic.
 	return run(&Tx{s: s, q: s.db})
 }
+
+// Backfill is the progress of a user's initial backfill.
+type Backfill struct {
+	// Total is the number of pulls the backfill is made of; Done how many
+	// have finished (or given up); Records how many records they stored.
+	Total, Done, Records int
+}
+
+// StartBackfill resets a user's backfill progress to total pulls.
+func (tx *Tx) StartBackfill(ctx context.Context, userID string, total int) error {
+	if err := tx.exec(ctx, `UPDATE users SET backfill_total = ?, backfill_done = 0, backfill_records = 0 WHERE id = ?`, total, userID); err != nil {
+		return fmt.Errorf("start backfill: %w", err)
+	}
+	return nil
+}
+
+// FinishBackfillPull counts one finished pull of a user's backfill and
+// returns the progress after it; last is true for the call that finished
+// the backfill.
+func (tx *Tx) FinishBackfillPull(ctx context.Context, userID string, records int) (b Backfill, last bool, err error) {
+	res, err := tx.q.ExecContext(ctx, tx.s.rebind(`UPDATE users SET backfill_done = backfill_done + 1, backfill_records = backfill_records + ? WHERE id = ? AND backfill_done < backfill_total`), records, userID)
+	if err != nil {
+		return b, false, fmt.Errorf("finish backfill pull: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	err = tx.queryRow(ctx, `SELECT backfill_total, backfill_done, backfill_records FROM users WHERE id = ?`, userID).Scan(&b.Total, &b.Done, &b.Records)
+	if err != nil {
+		return b, false, fmt.Errorf("finish backfill pull: %w", err)
+	}
+	return b, n == 1 && b.Total > 0 && b.Done == b.Total, nil
+}
+
+// BackfillProgress returns a user's backfill progress.
+func (s *Store) BackfillProgress(ctx context.Context, userID string) (Backfill, error) {
+	var b Backfill
+	err := s.queryRow(ctx, `SELECT backfill_total, backfill_done, backfill_records FROM users WHERE id = ?`, userID).Scan(&b.Total, &b.Done, &b.Records)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, ErrNotFound
+	}
+	return b, err
+}
