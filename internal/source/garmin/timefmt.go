@@ -3,15 +3,15 @@ package garmin
 import (
 	"math"
 	"time"
+
+	"github.com/wearbridge/wearbridge/internal/model"
 )
 
-// TerraTimeLayout is the layout of Terra timestamps: ISO 8601 with
-// microseconds and a numeric UTC offset ("2022-11-24T08:00:00.000000+01:00").
-// UTC is written "+00:00", never "Z".
-const TerraTimeLayout = "2006-01-02T15:04:05.000000-07:00"
+// TerraTimeLayout is the layout of Terra timestamps (model's).
+const TerraTimeLayout = model.TimeLayout
 
 // FormatTime renders t in Terra's layout, in t's own location.
-func FormatTime(t time.Time) string { return t.Format(TerraTimeLayout) }
+func FormatTime(t time.Time) string { return model.FormatTime(t) }
 
 // localTime returns the instant unixSeconds (fractions allowed) shown in the
 // fixed zone offsetSeconds east of UTC.

@@ -47,7 +47,7 @@ func (p *Provider) get(ctx context.Context, hc *http.Client, u string) ([]byte, 
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return body, nil
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return nil, &RateLimitError{RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		return nil, &RateLimitError{Provider: "OURA", RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	default:
 		return nil, &APIError{StatusCode: resp.StatusCode, Detail: errorDetail(body)}
 	}

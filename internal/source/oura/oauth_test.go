@@ -24,7 +24,7 @@ func TestDefaults(t *testing.T) {
 	eq(t, "TokenURL", cfg.Endpoint.TokenURL, "https://api.ouraring.com/oauth/token")
 	eq(t, "scopes", strings.Join(cfg.Scopes, " "), "email personal daily heartrate workout tag session spo2Daily")
 	eq(t, "ClientID", cfg.ClientID, "id")
-	eq(t, "BackfillDepth", p.BackfillDepth(), 30*24*time.Hour)
+	eq(t, "BackfillDepth", p.BackfillDepth(), 28*24*time.Hour)
 	eq(t, "PullTypes", len(p.PullTypes()), 4)
 	eq(t, "collection URL", p.collectionURL("sleep", url.Values{"start_date": {"2024-01-01"}}), "https://api.ouraring.com/v2/usercollection/sleep?start_date=2024-01-01")
 }

@@ -49,35 +49,20 @@ var DefaultScopes = []string{"email", "personal", "daily", "heartrate", "workout
 
 // Defaults for the Config fields that are durations or counts.
 const (
-	DefaultBackfillDepth = 30 * 24 * time.Hour
+	DefaultBackfillDepth = 28 * 24 * time.Hour
 	DefaultMaxPages      = 1000
-	// heartRateChunk is the longest heartrate window asked for in one
-	// request; Oura refuses long heartrate ranges.
-	heartRateChunk = 30 * 24 * time.Hour
 	// maxBody bounds one response body.
 	maxBody = 64 << 20
 )
 
 // ErrUnauthorized marks a request Oura refused because the access token is
 // missing, expired or revoked (HTTP 401), or a refresh the provider
-// refused. The core should ask the user to reconnect.
-//
-// It is defined here until the core has a shared sentinel.
-var ErrUnauthorized = errors.New("oura: unauthorized")
+// refused. It is the core's source.ErrUnauthorized.
+var ErrUnauthorized = source.ErrUnauthorized
 
-// RateLimitError is returned when Oura answers 429 Too Many Requests.
-type RateLimitError struct {
-	// RetryAfter is how long Oura asked us to wait (Retry-After header);
-	// zero if it did not say.
-	RetryAfter time.Duration
-}
-
-func (e *RateLimitError) Error() string {
-	if e.RetryAfter > 0 {
-		return fmt.Sprintf("oura: rate limited, retry after %s", e.RetryAfter)
-	}
-	return "oura: rate limited"
-}
+// RateLimitError is returned when Oura answers 429 Too Many Requests; its
+// RetryAfter is Oura's Retry-After (zero if it did not say).
+type RateLimitError = source.RateLimitError
 
 // APIError is a non-2xx answer from Oura other than 429.
 type APIError struct {
@@ -117,7 +102,7 @@ type Config struct {
 	// Scopes asked for. Default DefaultScopes.
 	Scopes []string
 	// BackfillDepth is how far back a new connection is backfilled.
-	// Default DefaultBackfillDepth (30 days).
+	// Default DefaultBackfillDepth (28 days).
 	BackfillDepth time.Duration
 	// MaxPages bounds the pages followed for one collection in one pull,
 	// against a provider that never stops paging. Default DefaultMaxPages.

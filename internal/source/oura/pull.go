@@ -14,12 +14,20 @@ import (
 
 const day = 24 * time.Hour
 
+// Oura refuses ranges longer than 30 days, so longer pulls are split:
+// dayChunk emitted days per day-based query (30 with the padding), and
+// heartRateChunk per heartrate query.
+const (
+	dayChunk       = 28
+	heartRateChunk = 30 * day
+)
+
 // window turns a pull's [start, end) into Oura queries.
 //
 // Oura files sleep and daily documents under the user's local day, and its
 // date filters are uneven: the sleep collection treats start_date as
 // exclusive, the daily collections compare end_date with each document's
-// timestamp (04:00 local for daily_activity). So the query asks for a day
+// timestamp (04:00 local for daily_activity). So each query asks for a day
 // more on each side, and only the days [first, last] are emitted: every
 // collection is then complete for every emitted day, and a merged Daily is
 // never emitted from part of its documents. last is one day past the UTC
@@ -30,9 +38,8 @@ const day = 24 * time.Hour
 // heartrate has exact datetime filters; its window is widened to whole UTC
 // days because a Body holds one whole UTC day.
 type window struct {
-	first, last        string // YYYY-MM-DD, inclusive
-	startDate, endDate string // query values
-	hrFrom, hrTo       time.Time
+	first, last  time.Time // UTC midnights of the first and last emitted day
+	hrFrom, hrTo time.Time
 }
 
 func newWindow(start, end time.Time) window {
@@ -41,22 +48,37 @@ func newWindow(start, end time.Time) window {
 	if lastUTC.Before(s) {
 		lastUTC = s
 	}
-	last := lastUTC.Add(day)
-	return window{
-		first:     s.Format(dayLayout),
-		last:      last.Format(dayLayout),
-		startDate: s.Add(-day).Format(dayLayout),
-		endDate:   last.Add(day).Format(dayLayout),
-		hrFrom:    s,
-		hrTo:      lastUTC.Add(day),
-	}
+	return window{first: s, last: lastUTC.Add(day), hrFrom: s, hrTo: lastUTC.Add(day)}
+}
+
+// dayRange is one query of a day-based collection.
+type dayRange struct {
+	first, last string // emitted days, YYYY-MM-DD, inclusive
+	query       url.Values
 }
 
 // emits reports whether documents of day d are emitted.
-func (w window) emits(d string) bool { return d >= w.first && d <= w.last }
+func (r dayRange) emits(d string) bool { return d >= r.first && d <= r.last }
 
-func (w window) dateQuery() url.Values {
-	return url.Values{"start_date": {w.startDate}, "end_date": {w.endDate}}
+// dayRanges splits the window's days into queries of at most dayChunk
+// emitted days.
+func (w window) dayRanges() []dayRange {
+	var out []dayRange
+	for f := w.first; !f.After(w.last); f = f.Add(dayChunk * day) {
+		l := f.Add((dayChunk - 1) * day)
+		if l.After(w.last) {
+			l = w.last
+		}
+		out = append(out, dayRange{
+			first: f.Format(dayLayout),
+			last:  l.Format(dayLayout),
+			query: url.Values{
+				"start_date": {f.Add(-day).Format(dayLayout)},
+				"end_date":   {l.Add(day).Format(dayLayout)},
+			},
+		})
+	}
+	return out
 }
 
 // Pull fetches every Oura document feeding Terra type t in [start, end) and
@@ -101,9 +123,18 @@ func dayOf(raw json.RawMessage) string {
 }
 
 func (p *Provider) pullSleep(ctx context.Context, hc *http.Client, w window, m *mapper, sink source.Sink) error {
+	for _, r := range w.dayRanges() {
+		if err := p.pullSleepRange(ctx, hc, r, m, sink); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Provider) pullSleepRange(ctx context.Context, hc *http.Client, r dayRange, m *mapper, sink source.Sink) error {
 	// daily_sleep first: its score goes onto the day's main sleep.
 	scores := make(map[string]float64)
-	err := p.eachPage(ctx, hc, model.TypeSleep, collDailySleep, w.dateQuery(), sink, func(items []json.RawMessage) error {
+	err := p.eachPage(ctx, hc, model.TypeSleep, collDailySleep, r.query, sink, func(items []json.RawMessage) error {
 		for _, it := range items {
 			var ds dailySleep
 			if err := json.Unmarshal(it, &ds); err != nil {
@@ -121,10 +152,10 @@ func (p *Provider) pullSleep(ctx context.Context, hc *http.Client, w window, m *
 	if err != nil {
 		return err
 	}
-	return p.eachPage(ctx, hc, model.TypeSleep, "sleep", w.dateQuery(), sink, func(items []json.RawMessage) error {
+	return p.eachPage(ctx, hc, model.TypeSleep, "sleep", r.query, sink, func(items []json.RawMessage) error {
 		recs := make([]model.Record, 0, len(items))
 		for _, it := range items {
-			if d := dayOf(it); d != "" && !w.emits(d) {
+			if d := dayOf(it); d != "" && !r.emits(d) {
 				continue
 			}
 			rec, ok, err := m.sleep(it, scores)
@@ -144,19 +175,21 @@ func (p *Provider) pullSleep(ctx context.Context, hc *http.Client, w window, m *
 
 func (p *Provider) pullDaily(ctx context.Context, hc *http.Client, w window, m *mapper, sink source.Sink) error {
 	days := make(map[string]*dailyDay)
-	for _, coll := range []string{collDailyActivity, collDailyReadiness, collDailySpO2, collDailySleep} {
-		err := p.eachPage(ctx, hc, model.TypeDaily, coll, w.dateQuery(), sink, func(items []json.RawMessage) error {
-			for _, it := range items {
-				if err := decodeDaily(days, coll, it, w.emits); err != nil {
-					if err := itemProblem(ctx, sink, model.TypeDaily, err, it); err != nil {
-						return err
+	for _, r := range w.dayRanges() {
+		for _, coll := range []string{collDailyActivity, collDailyReadiness, collDailySpO2, collDailySleep} {
+			err := p.eachPage(ctx, hc, model.TypeDaily, coll, r.query, sink, func(items []json.RawMessage) error {
+				for _, it := range items {
+					if err := decodeDaily(days, coll, it, r.emits); err != nil {
+						if err := itemProblem(ctx, sink, model.TypeDaily, err, it); err != nil {
+							return err
+						}
 					}
 				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 	}
 	recs, probs := m.dailies(days)
@@ -173,25 +206,27 @@ func (p *Provider) pullActivity(ctx context.Context, hc *http.Client, w window, 
 		name string
 		fn   func(json.RawMessage) (model.Record, error)
 	}{{"workout", m.workout}, {"session", m.session}} {
-		err := p.eachPage(ctx, hc, model.TypeActivity, c.name, w.dateQuery(), sink, func(items []json.RawMessage) error {
-			recs := make([]model.Record, 0, len(items))
-			for _, it := range items {
-				if d := dayOf(it); d != "" && !w.emits(d) {
-					continue
-				}
-				rec, err := c.fn(it)
-				if err != nil {
-					if err := itemProblem(ctx, sink, model.TypeActivity, err, it); err != nil {
-						return err
+		for _, r := range w.dayRanges() {
+			err := p.eachPage(ctx, hc, model.TypeActivity, c.name, r.query, sink, func(items []json.RawMessage) error {
+				recs := make([]model.Record, 0, len(items))
+				for _, it := range items {
+					if d := dayOf(it); d != "" && !r.emits(d) {
+						continue
 					}
-					continue
+					rec, err := c.fn(it)
+					if err != nil {
+						if err := itemProblem(ctx, sink, model.TypeActivity, err, it); err != nil {
+							return err
+						}
+						continue
+					}
+					recs = append(recs, rec)
 				}
-				recs = append(recs, rec)
+				return records(ctx, sink, recs)
+			})
+			if err != nil {
+				return err
 			}
-			return records(ctx, sink, recs)
-		})
-		if err != nil {
-			return err
 		}
 	}
 	return nil

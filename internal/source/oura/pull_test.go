@@ -358,6 +358,27 @@ func TestPullQuery(t *testing.T) {
 	eq(t, "heartrate end", got["heartrate"].Get("end_datetime"), "2024-10-13T00:00:00Z")
 }
 
+// TestPullLongRange splits a long pull into queries of at most 30 days,
+// whose emitted days neither overlap nor leave gaps.
+func TestPullLongRange(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	p := staticServer(t, map[string]func(http.ResponseWriter, *http.Request){
+		"sleep": func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			got = append(got, r.URL.Query().Get("start_date")+"/"+r.URL.Query().Get("end_date"))
+			mu.Unlock()
+			serve(http.StatusOK, []byte(`{"data":[],"next_token":null}`))(w, r)
+		},
+	})
+	// Emitted days 2024-09-01 .. 2024-10-31 (61): 28 + 28 + 5.
+	if err := p.Pull(context.Background(), http.DefaultClient, model.TypeSleep, utc(2024, 9, 1), utc(2024, 10, 31), &memSink{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2024-08-31/2024-09-29", "2024-09-28/2024-10-27", "2024-10-26/2024-11-01"}
+	eq(t, "queries", strings.Join(got, " "), strings.Join(want, " "))
+}
+
 func TestPullUnsupportedType(t *testing.T) {
 	p := New(Config{})
 	if err := p.Pull(context.Background(), http.DefaultClient, model.TypeNutrition, utc(2024, 1, 1), utc(2024, 1, 2), &memSink{}); err == nil {

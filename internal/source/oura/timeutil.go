@@ -3,18 +3,18 @@ package oura
 import (
 	"fmt"
 	"time"
+
+	"github.com/wearbridge/wearbridge/internal/model"
 )
 
-// TimeLayout is the ISO 8601 form of every emitted timestamp: microseconds
-// and a numeric UTC offset, as in Terra's examples
-// ("2022-11-24T08:00:00.000000+01:00"). UTC is written "+00:00".
-const TimeLayout = "2006-01-02T15:04:05.000000-07:00"
+// TimeLayout is the ISO 8601 form of every emitted timestamp (model's).
+const TimeLayout = model.TimeLayout
 
 // dayLayout is Oura's calendar day.
 const dayLayout = "2006-01-02"
 
 // FormatTime renders t in TimeLayout, keeping t's own offset.
-func FormatTime(t time.Time) string { return t.Format(TimeLayout) }
+func FormatTime(t time.Time) string { return model.FormatTime(t) }
 
 // formatTimePtr is FormatTime for an optional field.
 func formatTimePtr(t time.Time) *string {
