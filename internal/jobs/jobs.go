@@ -89,7 +89,7 @@ func New(ctx context.Context, s *store.Store, providers *source.Registry, conn *
 		FetchCooldown:     5 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
 		JobTimeout:        10 * time.Minute,
-		Logger:            cfg.Logger.With("component", "river"),
+		Logger:            slog.New(warnOnly{cfg.Logger.Handler()}).With("component", "river"),
 	}
 	if cfg.PollInterval > 0 {
 		rc.PeriodicJobs = []*river.PeriodicJob{
@@ -365,3 +365,15 @@ func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
 	}
 	return nil
 }
+
+// warnOnly passes on River's warnings and errors only: its info lines (job
+// counts every few seconds) would drown ours.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(as)} }
+
+func (h warnOnly) WithGroup(name string) slog.Handler { return warnOnly{h.Handler.WithGroup(name)} }
