@@ -78,7 +78,8 @@ func (s *Server) data(typ string) http.HandlerFunc {
 				if err != nil {
 					return err
 				}
-				if _, err := tx.AppendEvent(r.Context(), store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Type: typ, RecordKey: rec.Key, Version: rec.Version, Body: body}); err != nil {
+				if _, err := tx.AppendEvent(r.Context(), store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: typ,
+					RecordKey: rec.Key, Version: rec.Version, Start: rec.Start, End: rec.End, Body: body}); err != nil {
 					return err
 				}
 			}

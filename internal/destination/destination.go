@@ -7,6 +7,7 @@ package destination
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -21,8 +22,18 @@ type Event struct {
 	DeliveryID string
 	// Type is the envelope type: "sleep", "daily", "auth", ...
 	Type string
-	// UserID is the wearbridge user id the event is about ("" for none).
-	UserID string
+	// UserID is the wearbridge user id the event is about ("" for none),
+	// and Provider its provider ("OURA", ...).
+	UserID   string
+	Provider string
+	// RecordKey and Version identify the record a data event carries: a
+	// destination keeps one row/object/document per (UserID, Type,
+	// RecordKey) and never lets a lower Version overwrite a higher one.
+	// Empty and 0 for non-data events.
+	RecordKey string
+	Version   int
+	// Start and End are the record's time span (zero for non-data events).
+	Start, End time.Time
 	// CreatedAt is when the event was appended; it orders events.
 	CreatedAt time.Time
 	// Body is the JSON envelope, exactly as it is to be delivered.
@@ -59,7 +70,35 @@ type Config struct {
 	Settings json.RawMessage
 	// Secret signs deliveries.
 	Secret string
+	// Offload, when set, stores an event that is too large for the kind
+	// (SQS 256 KiB, Kafka's max message size) and returns a URL to fetch
+	// it: the developer's object-storage destination, or wearbridge's own
+	// signed, expiring payload URL.
+	Offload Offloader
 }
+
+// Offloader stores an oversized event body and returns where to fetch it.
+type Offloader interface {
+	Offload(ctx context.Context, ev Event) (url string, err error)
+}
+
+// ReadBacker is implemented by kinds that can read back what they hold for
+// an event (the tests and the demo compare it with what was delivered). It
+// returns the stored JSON document (the data payload or the whole
+// envelope, as the kind stores it), or ErrNotFound.
+type ReadBacker interface {
+	ReadBack(ctx context.Context, ev Event) (json.RawMessage, error)
+}
+
+// HealthcheckRemover is implemented by kinds that can remove the
+// "healthcheck" event the core delivers to test a new destination.
+type HealthcheckRemover interface {
+	RemoveHealthcheck(ctx context.Context, ev Event) error
+}
+
+// ErrNotFound is returned by ReadBack when the destination holds nothing
+// for the event.
+var ErrNotFound = errors.New("not found at destination")
 
 // Kind builds destinations of one kind.
 type Kind interface {

@@ -327,7 +327,8 @@ func (d *Deliverer) step(ctx context.Context, dst store.Destination, target dest
 func (d *Deliverer) deliver(ctx context.Context, dst store.Destination, target destination.Destination, evs []store.Event) []destination.Result {
 	batch := make([]destination.Event, len(evs))
 	for i, ev := range evs {
-		batch[i] = destination.Event{Seq: ev.Seq, DeliveryID: DeliveryID(dst.ID, ev.Seq), Type: ev.Type, UserID: ev.UserID, CreatedAt: ev.CreatedAt, Body: ev.Body}
+		batch[i] = destination.Event{Seq: ev.Seq, DeliveryID: DeliveryID(dst.ID, ev.Seq), Type: ev.Type, UserID: ev.UserID, Provider: ev.Provider,
+			RecordKey: ev.RecordKey, Version: ev.Version, Start: ev.Start, End: ev.End, CreatedAt: ev.CreatedAt, Body: ev.Body}
 	}
 	results := target.Deliver(ctx, batch)
 	if len(results) != len(batch) {

@@ -66,7 +66,8 @@ func (in *Ingest) Apply(ctx context.Context, u store.User, recs []model.Record, 
 			if err != nil {
 				return fmt.Errorf("encode event: %w", err)
 			}
-			if _, err := tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Type: string(r.Type), RecordKey: r.Key, Version: ch.Version, Body: body}); err != nil {
+			if _, err := tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: string(r.Type),
+				RecordKey: r.Key, Version: ch.Version, Start: r.Start, End: r.End, Body: body}); err != nil {
 				return err
 			}
 			c.Stored++
@@ -131,7 +132,7 @@ func AppendUserEvent(ctx context.Context, tx *store.Tx, u store.User, typ string
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
-	_, err = tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Type: typ, Body: b})
+	_, err = tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: typ, Body: b})
 	return err
 }
 

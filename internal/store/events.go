@@ -14,11 +14,14 @@ type Event struct {
 	DeveloperID string
 	UserID      string
 	Type        string
-	// RecordKey and Version identify the record a data event carries.
-	RecordKey string
-	Version   int
-	Body      json.RawMessage
-	CreatedAt time.Time
+	Provider    string
+	// RecordKey and Version identify the record a data event carries;
+	// Start and End are its time span (zero for other events).
+	RecordKey  string
+	Version    int
+	Start, End time.Time
+	Body       json.RawMessage
+	CreatedAt  time.Time
 }
 
 // AppendEvent appends an event and returns its sequence number.
@@ -34,8 +37,12 @@ func (tx *Tx) AppendEvent(ctx context.Context, e Event) (int64, error) {
 		tx.eventLockHeld = true
 	}
 	var seq int64
-	err := tx.queryRow(ctx, `INSERT INTO events (developer_id, user_id, type, record_key, version, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		e.DeveloperID, e.UserID, e.Type, e.RecordKey, e.Version, string(e.Body), ms(tx.s.now())).Scan(&seq)
+	var start, end int64
+	if !e.Start.IsZero() {
+		start, end = ms(e.Start), ms(e.End)
+	}
+	err := tx.queryRow(ctx, `INSERT INTO events (developer_id, user_id, type, provider, record_key, version, start_time, end_time, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		e.DeveloperID, e.UserID, e.Type, e.Provider, e.RecordKey, e.Version, start, end, string(e.Body), ms(tx.s.now())).Scan(&seq)
 	if err != nil {
 		return 0, fmt.Errorf("append event: %w", err)
 	}
@@ -43,7 +50,7 @@ func (tx *Tx) AppendEvent(ctx context.Context, e Event) (int64, error) {
 	return seq, nil
 }
 
-const eventCols = `seq, developer_id, user_id, type, record_key, version, body, created_at`
+const eventCols = `seq, developer_id, user_id, type, provider, record_key, version, start_time, end_time, body, created_at`
 
 func scanEvents(rows interface {
 	Next() bool
@@ -54,11 +61,14 @@ func scanEvents(rows interface {
 	for rows.Next() {
 		var e Event
 		var body string
-		var created int64
-		if err := rows.Scan(&e.Seq, &e.DeveloperID, &e.UserID, &e.Type, &e.RecordKey, &e.Version, &body, &created); err != nil {
+		var created, start, end int64
+		if err := rows.Scan(&e.Seq, &e.DeveloperID, &e.UserID, &e.Type, &e.Provider, &e.RecordKey, &e.Version, &start, &end, &body, &created); err != nil {
 			return nil, err
 		}
 		e.Body, e.CreatedAt = json.RawMessage(body), fromMS(created)
+		if start != 0 || end != 0 {
+			e.Start, e.End = fromMS(start), fromMS(end)
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
