@@ -4,6 +4,7 @@
 //
 //	wearbridge serve              API, callbacks, pushes and workers in one process
 //	wearbridge dev create         create a developer account (dev-id, API key, signing secret)
+//	wearbridge destination ...    add, list, test or remove destinations
 //	wearbridge demo [--out DIR]   the whole flow on a temporary database, printed
 package main
 
@@ -35,6 +36,7 @@ const usage = `usage: wearbridge <command> [flags]
 commands:
   serve        run the API, provider callbacks and pushes, and the workers
   dev create   create a developer account and print its dev-id, API key and signing secret
+  destination  add, list, test or remove a developer's destinations
   demo         run the whole flow once on a temporary database and print what was delivered
 
 Run "wearbridge <command> -h" for the flags of a command.
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New(`unknown dev command (want "dev create")`)
 		}
 		return devCreate(ctx, args[2:], stdout, stderr)
+	case "destination":
+		return destinationCmd(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/wearbridge/wearbridge/internal/api"
 	"github.com/wearbridge/wearbridge/internal/app"
+	"github.com/wearbridge/wearbridge/internal/pipeline"
 )
 
 // storeFlags are the flags that choose the database, shared by commands.
@@ -68,6 +68,7 @@ func devCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	asJSON := fs.Bool("json", false, "print one JSON object with dev_id, api_key and signing_secret")
 	webhookURL := fs.String("webhook", "", "also add a webhook destination that receives this developer's events")
 	allowPrivate := fs.Bool("allow-private-webhooks", false, "allow a --webhook URL on a private or loopback address")
+	skipTest := fs.Bool("skip-test", false, "add the --webhook without delivering a test healthcheck event to it first")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +86,8 @@ func devCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var destID string
 	if *webhookURL != "" {
 		settings, _ := json.Marshal(map[string]string{"url": *webhookURL})
-		dst, err := api.CreateDestination(ctx, a.Store, a.Kinds, d.Developer, "webhook", settings, nil, true)
+		dst, err := a.Destinations.Create(ctx, d.Developer, pipeline.NewDestination{Kind: "webhook", Settings: settings, Enabled: true,
+			Secret: d.SigningSecret, SkipTest: *skipTest})
 		if err != nil {
 			return fmt.Errorf("developer %s created, but the webhook was refused: %w", d.ID, err)
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/wearbridge/wearbridge/internal/connect"
-	"github.com/wearbridge/wearbridge/internal/destination"
 	"github.com/wearbridge/wearbridge/internal/pipeline"
 	"github.com/wearbridge/wearbridge/internal/source"
 	"github.com/wearbridge/wearbridge/internal/store"
@@ -36,13 +35,15 @@ type Syncer interface {
 type Deps struct {
 	Store        *store.Store
 	Providers    *source.Registry
-	Destinations *destination.Registry
-	Connector    *connect.Connector
-	Ingest       *pipeline.Ingest
-	Backfiller   Backfiller
-	Deliverer    Syncer
-	Logger       *slog.Logger
-	Now          func() time.Time
+	Destinations *pipeline.Destinations
+	// Payloads serves offloaded event bodies (GET /payloads/{seq}).
+	Payloads   http.Handler
+	Connector  *connect.Connector
+	Ingest     *pipeline.Ingest
+	Backfiller Backfiller
+	Deliverer  Syncer
+	Logger     *slog.Logger
+	Now        func() time.Time
 	// MaxPushBytes caps a push body. Default 32 MiB.
 	MaxPushBytes int64
 }
@@ -93,9 +94,16 @@ func (s *Server) Handler() http.Handler {
 	// wearbridge's own routes.
 	mux.Handle("GET /destinations", s.auth(s.listDestinations))
 	mux.Handle("POST /destinations", s.auth(s.createDestination))
+	mux.Handle("GET /destinations/{id}", s.auth(s.getDestination))
+	mux.Handle("PATCH /destinations/{id}", s.auth(s.patchDestination))
 	mux.Handle("DELETE /destinations/{id}", s.auth(s.deleteDestination))
+	mux.Handle("POST /destinations/{id}/test", s.auth(s.testDestination))
+	mux.Handle("POST /destinations/{id}/replay", s.auth(s.replay))
 	mux.Handle("GET /deadLetters", s.auth(s.deadLetters))
 	mux.Handle("POST /destinations/{id}/redrive", s.auth(s.redrive))
+	if s.d.Payloads != nil {
+		mux.Handle("GET /payloads/{seq}", s.d.Payloads)
+	}
 	mux.Handle("GET /problems", s.auth(s.problems))
 
 	root := http.NewServeMux()

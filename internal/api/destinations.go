@@ -1,115 +1,197 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
-	"github.com/wearbridge/wearbridge/internal/destination"
 	"github.com/wearbridge/wearbridge/internal/model"
 	"github.com/wearbridge/wearbridge/internal/pipeline"
 	"github.com/wearbridge/wearbridge/internal/store"
 )
 
 type destinationRequest struct {
-	Kind       string          `json:"kind"`
-	Settings   json.RawMessage `json:"settings"`
-	EventTypes []string        `json:"event_types"`
-	Enabled    *bool           `json:"enabled"`
+	Kind          string          `json:"kind"`
+	Settings      json.RawMessage `json:"settings"`
+	EventTypes    *[]string       `json:"event_types"`
+	Enabled       *bool           `json:"enabled"`
+	SigningSecret string          `json:"signing_secret"`
+	// SkipTest skips the test delivery of a healthcheck event.
+	SkipTest bool `json:"skip_test"`
 }
 
-// createDestination: POST /destinations {kind, settings, event_types}.
-// The destination signs with the developer's signing secret.
+func (s *Server) destErr(w http.ResponseWriter, r *http.Request, err error) {
+	var bad *pipeline.BadDestinationError
+	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.Error())
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "destination not found")
+	default:
+		s.internal(w, r, err)
+	}
+}
+
+func (s *Server) synced(r *http.Request) {
+	if s.d.Deliverer != nil {
+		_ = s.d.Deliverer.Sync(r.Context())
+	}
+}
+
+// createDestination: POST /destinations {kind, settings, event_types,
+// enabled, signing_secret, skip_test}. The destination is tested with a
+// healthcheck delivery first; its signing secret (new unless given) is
+// returned once.
 func (s *Server) createDestination(w http.ResponseWriter, r *http.Request) {
 	var req destinationRequest
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "body is not valid JSON: "+err.Error())
 		return
 	}
-	dev := developer(r)
-	d, err := CreateDestination(r.Context(), s.d.Store, s.d.Destinations, dev, req.Kind, req.Settings, req.EventTypes, req.Enabled == nil || *req.Enabled)
-	var bad *BadDestinationError
-	if errors.As(err, &bad) {
-		writeError(w, http.StatusBadRequest, bad.Error())
+	if req.Kind == "" {
+		writeError(w, http.StatusBadRequest, "missing kind (valid: "+strings.Join(s.d.Destinations.Kinds.Names(), ", ")+")")
 		return
 	}
+	n := pipeline.NewDestination{Kind: req.Kind, Settings: req.Settings, Enabled: req.Enabled == nil || *req.Enabled,
+		Secret: req.SigningSecret, SkipTest: req.SkipTest}
+	if req.EventTypes != nil {
+		n.EventTypes = *req.EventTypes
+	}
+	d, err := s.d.Destinations.Create(r.Context(), developer(r), n)
+	if err != nil {
+		s.destErr(w, r, err)
+		return
+	}
+	s.synced(r)
+	out := destinationJSON(d)
+	out["signing_secret"] = d.Secret
+	writeJSON(w, http.StatusCreated, map[string]any{"status": "success", "destination": out})
+}
+
+// patchDestination: PATCH /destinations/{id} {settings, enabled,
+// event_types}.
+func (s *Server) patchDestination(w http.ResponseWriter, r *http.Request) {
+	var req destinationRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "body is not valid JSON: "+err.Error())
+		return
+	}
+	if req.Kind != "" || req.SigningSecret != "" {
+		writeError(w, http.StatusBadRequest, "kind and signing_secret cannot be changed; create a new destination")
+		return
+	}
+	d, err := s.d.Destinations.Update(r.Context(), developer(r).ID, r.PathValue("id"), req.Settings, req.Enabled, req.EventTypes, req.SkipTest)
+	if err != nil {
+		s.destErr(w, r, err)
+		return
+	}
+	s.synced(r)
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "destination": destinationJSON(d)})
+}
+
+// testDestination: POST /destinations/{id}/test delivers a healthcheck.
+func (s *Server) testDestination(w http.ResponseWriter, r *http.Request) {
+	if err := s.d.Destinations.Test(r.Context(), developer(r).ID, r.PathValue("id")); err != nil {
+		s.destErr(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "success", "message": "healthcheck delivered"})
+}
+
+type replayRequest struct {
+	StartDate string   `json:"start_date"`
+	EndDate   string   `json:"end_date"`
+	UserID    string   `json:"user_id"`
+	DataTypes []string `json:"data_types"`
+}
+
+// replay: POST /destinations/{id}/replay {start_date, end_date, user_id,
+// data_types} delivers again the stored records whose start lies in the
+// range, with their original delivery ids.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
+	var req replayRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "body is not valid JSON: "+err.Error())
+		return
+	}
+	start, err1 := parseDate(req.StartDate, false)
+	end, err2 := parseDate(req.EndDate, true)
+	if req.StartDate == "" || req.EndDate == "" || err1 != nil || err2 != nil || !end.After(start) {
+		writeError(w, http.StatusBadRequest, "start_date and end_date must be dates (YYYY-MM-DD), ISO 8601 times or unix seconds, end after start")
+		return
+	}
+	for _, t := range req.DataTypes {
+		if !isDataType(t) {
+			writeError(w, http.StatusBadRequest, "unknown data type "+quote(t))
+			return
+		}
+	}
+	dev := developer(r)
+	id := r.PathValue("id")
+	if _, err := s.d.Store.Destination(r.Context(), dev.ID, id); err != nil {
+		s.destErr(w, r, err)
+		return
+	}
+	n, err := s.d.Store.Replay(r.Context(), dev.ID, id, store.ReplayFilter{Start: start, End: end, UserID: req.UserID, Types: req.DataTypes})
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	if s.d.Deliverer != nil {
-		_ = s.d.Deliverer.Sync(r.Context())
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"status": "success", "destination": destinationJSON(d)})
+	s.synced(r)
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "replayed": n})
 }
 
-// BadDestinationError is a destination config that its kind refused.
-type BadDestinationError struct{ Msg string }
-
-func (e *BadDestinationError) Error() string { return e.Msg }
-
-// CreateDestination validates a destination with its kind and stores it.
-// It is shared by the API and the CLI.
-func CreateDestination(ctx context.Context, st *store.Store, kinds *destination.Registry, dev store.Developer, kind string, settings json.RawMessage, types []string, enabled bool) (store.Destination, error) {
-	k, ok := kinds.Get(kind)
-	if !ok {
-		return store.Destination{}, &BadDestinationError{"unknown destination kind " + quote(kind) + " (valid: " + strings.Join(kinds.Names(), ", ") + ")"}
-	}
-	if len(settings) == 0 {
-		settings = json.RawMessage(`{}`)
-	}
-	for _, t := range types {
-		if !knownEventType(t) {
-			return store.Destination{}, &BadDestinationError{"unknown event type " + quote(t)}
-		}
-	}
-	cfg := destination.Config{Kind: kind, Settings: settings, Secret: dev.SigningSecret}
-	dst, err := k.Open(ctx, cfg)
-	if err != nil {
-		return store.Destination{}, &BadDestinationError{"invalid " + kind + " settings: " + err.Error()}
-	}
-	_ = dst.Close()
-	return st.CreateDestination(ctx, store.Destination{
-		DeveloperID: dev.ID, Kind: kind, Settings: settings, Secret: dev.SigningSecret, Enabled: enabled, EventTypes: types,
-	}, false)
-}
-
-func quote(s string) string { return `"` + s + `"` }
-
-func knownEventType(t string) bool {
+func isDataType(t string) bool {
 	for _, dt := range model.DataTypes {
 		if string(dt) == t {
 			return true
 		}
 	}
-	switch t {
-	case "auth", "auth_cancelled", "deauth", "user_reauth", "access_revoked", "connection_error", "healthcheck":
-		return true
-	}
 	return false
 }
+
+func quote(s string) string { return `"` + s + `"` }
 
 // destinationJSON renders a destination without its secret; settings keys
 // that look like credentials are masked.
 func destinationJSON(d store.Destination) map[string]any {
+	return map[string]any{"id": d.ID, "kind": d.Kind, "settings": MaskSettings(d.Settings), "enabled": d.Enabled,
+		"event_types": nonNil(d.EventTypes), "created_at": model.FormatTime(d.CreatedAt)}
+}
+
+// MaskSettings returns settings with every value whose key names a
+// credential replaced by "***", at any depth.
+func MaskSettings(raw json.RawMessage) map[string]any {
 	var settings map[string]any
-	_ = json.Unmarshal(d.Settings, &settings)
-	for k := range settings {
+	_ = json.Unmarshal(raw, &settings)
+	maskMap(settings)
+	return settings
+}
+
+func maskMap(m map[string]any) {
+	for k, v := range m {
 		lk := strings.ToLower(k)
-		for _, word := range []string{"password", "secret", "token", "key", "credential", "dsn", "connection_string"} {
+		masked := false
+		for _, word := range []string{"password", "secret", "token", "key", "credential", "dsn", "connection_string", "sasl", "authorization"} {
 			if strings.Contains(lk, word) {
-				settings[k] = "***"
+				m[k] = "***"
+				masked = true
+				break
 			}
 		}
+		if sub, ok := v.(map[string]any); ok && !masked {
+			maskMap(sub)
+		}
 	}
-	types := d.EventTypes
-	if types == nil {
-		types = []string{}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
 	}
-	return map[string]any{"id": d.ID, "kind": d.Kind, "settings": settings, "enabled": d.Enabled, "event_types": types,
-		"created_at": model.FormatTime(d.CreatedAt)}
+	return s
 }
 
 func (s *Server) listDestinations(w http.ResponseWriter, r *http.Request) {
@@ -125,19 +207,29 @@ func (s *Server) listDestinations(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "destinations": out})
 }
 
+func (s *Server) getDestination(w http.ResponseWriter, r *http.Request) {
+	d, err := s.d.Store.Destination(r.Context(), developer(r).ID, r.PathValue("id"))
+	if err != nil {
+		s.destErr(w, r, err)
+		return
+	}
+	out := destinationJSON(d)
+	if pending, err := s.d.Store.PendingRetries(r.Context(), d.ID); err == nil {
+		out["pending_retries"] = pending
+	}
+	if last, err := s.d.Store.LastSeq(r.Context(), d.DeveloperID); err == nil {
+		out["lag"] = max(0, last-d.Cursor)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "destination": out})
+}
+
 func (s *Server) deleteDestination(w http.ResponseWriter, r *http.Request) {
 	err := s.d.Store.DeleteDestination(r.Context(), developer(r).ID, r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "destination not found")
-		return
-	}
 	if err != nil {
-		s.internal(w, r, err)
+		s.destErr(w, r, err)
 		return
 	}
-	if s.d.Deliverer != nil {
-		_ = s.d.Deliverer.Sync(r.Context())
-	}
+	s.synced(r)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
 }
 
@@ -159,13 +251,13 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	types := make(map[int64]store.Event, len(evs))
+	bySeq := make(map[int64]store.Event, len(evs))
 	for _, e := range evs {
-		types[e.Seq] = e
+		bySeq[e.Seq] = e
 	}
 	out := make([]map[string]any, 0, len(dl))
 	for _, d := range dl {
-		ev := types[d.Seq]
+		ev := bySeq[d.Seq]
 		out = append(out, map[string]any{
 			"destination_id": d.DestinationID, "delivery_id": pipeline.DeliveryID(d.DestinationID, d.Seq), "event_type": ev.Type,
 			"user_id": ev.UserID, "attempts": d.Attempts, "last_error": d.LastError, "failed_at": model.FormatTime(d.UpdatedAt),
@@ -178,11 +270,8 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 // destination due again.
 func (s *Server) redrive(w http.ResponseWriter, r *http.Request) {
 	dev := developer(r)
-	if _, err := s.d.Store.Destination(r.Context(), dev.ID, r.PathValue("id")); errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "destination not found")
-		return
-	} else if err != nil {
-		s.internal(w, r, err)
+	if _, err := s.d.Store.Destination(r.Context(), dev.ID, r.PathValue("id")); err != nil {
+		s.destErr(w, r, err)
 		return
 	}
 	n, err := s.d.Store.Redrive(r.Context(), dev.ID, r.PathValue("id"))
@@ -190,5 +279,6 @@ func (s *Server) redrive(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "redriven": n})
+	s.synced(r)
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "redriven": n, "at": model.FormatTime(time.Now().UTC())})
 }

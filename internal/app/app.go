@@ -72,12 +72,14 @@ type App struct {
 	Store     *store.Store
 	Providers *source.Registry
 	Kinds     *destination.Registry
-	Connector *connect.Connector
-	Ingest    *pipeline.Ingest
-	Deliverer *pipeline.Deliverer
-	Jobs      *jobs.Runner
-	handler   http.Handler
-	log       *slog.Logger
+	// Destinations creates and tests destinations (API and CLI).
+	Destinations *pipeline.Destinations
+	Connector    *connect.Connector
+	Ingest       *pipeline.Ingest
+	Deliverer    *pipeline.Deliverer
+	Jobs         *jobs.Runner
+	handler      http.Handler
+	log          *slog.Logger
 }
 
 // New opens the store and wires everything; nothing runs until Run or
@@ -142,8 +144,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 
 	a.Connector = connect.New(st, a.Providers, connect.Config{PublicURL: cfg.PublicURL, HTTPClient: &http.Client{Timeout: 60 * time.Second}, Logger: log})
 	a.Ingest = pipeline.NewIngest(st, log, nil)
+	payloads := &pipeline.PayloadURLs{PublicURL: cfg.PublicURL, Box: box, Store: st}
+	a.Destinations = &pipeline.Destinations{Store: st, Kinds: a.Kinds, Offload: payloads}
 	dcfg := cfg.Delivery
 	dcfg.Logger = log
+	dcfg.Offload = payloads
 	a.Deliverer = pipeline.NewDeliverer(st, a.Kinds, dcfg)
 	st.OnEvents(a.Deliverer.Notify)
 	jcfg := cfg.Jobs
@@ -152,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	apiSrv := api.New(api.Deps{Store: st, Providers: a.Providers, Destinations: a.Kinds, Connector: a.Connector,
+	apiSrv := api.New(api.Deps{Store: st, Providers: a.Providers, Destinations: a.Destinations, Payloads: payloads, Connector: a.Connector,
 		Ingest: a.Ingest, Backfiller: a.Jobs, Deliverer: a.Deliverer, Logger: log})
 	mux.Handle("/", apiSrv.Handler())
 	a.handler = mux

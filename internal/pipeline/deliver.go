@@ -31,6 +31,8 @@ type DelivererConfig struct {
 	RetryBase, RetryMax time.Duration
 	// MaxAttempts is how many failed tries make a dead letter. Default 10.
 	MaxAttempts int
+	// Offload is handed to destinations for events too large for them.
+	Offload destination.Offloader
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now defaults to time.Now.
@@ -205,7 +207,7 @@ func (d *Deliverer) runLoop(ctx context.Context, dst store.Destination, wake <-c
 		log.ErrorContext(ctx, "delivery: unknown destination kind")
 		return
 	}
-	target, err := kind.Open(ctx, destination.Config{ID: dst.ID, Kind: dst.Kind, Settings: dst.Settings, Secret: dst.Secret})
+	target, err := kind.Open(ctx, destination.Config{ID: dst.ID, Kind: dst.Kind, Settings: dst.Settings, Secret: dst.Secret, Offload: d.cfg.Offload})
 	if err != nil {
 		log.ErrorContext(ctx, "delivery: open destination", "err", err)
 		return

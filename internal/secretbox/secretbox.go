@@ -5,6 +5,7 @@ package secretbox
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,7 +19,8 @@ import (
 
 // Box seals and opens secrets with one key.
 type Box struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	macKey []byte
 }
 
 // prefix marks sealed values so that a plain value is never mistaken for one.
@@ -37,7 +39,9 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	mk := hmac.New(sha256.New, key)
+	mk.Write([]byte("wearbridge mac key"))
+	return &Box{aead: aead, macKey: mk.Sum(nil)}, nil
 }
 
 // ParseKey decodes a base64 (standard or URL, padded or not) or hex key.
@@ -122,4 +126,15 @@ func RandomToken(n int) string {
 func HashKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
+}
+
+// MAC returns the hex HMAC-SHA256 of msg under a key derived from the
+// box's key for the given purpose, so that signed URLs and the like need no
+// key of their own.
+func (b *Box) MAC(purpose string, msg []byte) string {
+	sub := hmac.New(sha256.New, b.macKey)
+	sub.Write([]byte(purpose))
+	m := hmac.New(sha256.New, sub.Sum(nil))
+	m.Write(msg)
+	return hex.EncodeToString(m.Sum(nil))
 }

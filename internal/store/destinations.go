@@ -291,3 +291,75 @@ func (s *Store) Redrive(ctx context.Context, devID, destID string) (int, error) 
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// UpdateDestination changes a destination's settings, secret, switch and
+// event types (nil fields are left alone).
+func (s *Store) UpdateDestination(ctx context.Context, devID, id string, settings json.RawMessage, enabled *bool, types *[]string) (Destination, error) {
+	d, err := s.Destination(ctx, devID, id)
+	if err != nil {
+		return d, err
+	}
+	if settings != nil {
+		d.Settings = settings
+	}
+	if enabled != nil {
+		d.Enabled = *enabled
+	}
+	if types != nil {
+		d.EventTypes = *types
+	}
+	sealed, err := s.seal(string(d.Settings))
+	if err != nil {
+		return d, err
+	}
+	_, err = s.exec(ctx, `UPDATE destinations SET settings = ?, enabled = ?, event_types = ? WHERE developer_id = ? AND id = ?`,
+		sealed, d.Enabled, strings.Join(d.EventTypes, ","), devID, id)
+	if err != nil {
+		return d, fmt.Errorf("update destination: %w", err)
+	}
+	return d, nil
+}
+
+// ReplayFilter selects the records a replay delivers again.
+type ReplayFilter struct {
+	// Start and End bound the records' start times: [Start, End).
+	Start, End time.Time
+	// UserID, when set, limits the replay to one user.
+	UserID string
+	// Types, when set, limits it to these data types.
+	Types []string
+}
+
+// Replay queues, for delivery to a destination, the latest event of every
+// record of the developer that the filter selects. They go through the
+// destination's retry queue with the delivery ids they had, and the
+// cursor is not touched. It returns how many events were queued.
+func (s *Store) Replay(ctx context.Context, devID, destID string, f ReplayFilter) (int, error) {
+	q := `INSERT INTO delivery_retries (destination_id, seq, attempts, next_attempt_at, last_error, dead, updated_at)
+		SELECT d.id, MAX(e.seq), 0, ?, 'replay', ?, ?
+		FROM events e
+		JOIN records r ON r.user_id = e.user_id AND r.data_type = e.type AND r.record_key = e.record_key AND r.version = e.version
+		JOIN users u ON u.id = r.user_id
+		JOIN destinations d ON d.developer_id = u.developer_id
+		WHERE d.id = ? AND u.developer_id = ? AND r.start_time >= ? AND r.start_time < ?`
+	now := ms(s.now())
+	args := []any{now, false, now, destID, devID, ms(f.Start), ms(f.End)}
+	if f.UserID != "" {
+		q += ` AND r.user_id = ?`
+		args = append(args, f.UserID)
+	}
+	if len(f.Types) > 0 {
+		q += ` AND r.data_type IN (?` + strings.Repeat(`, ?`, len(f.Types)-1) + `)`
+		for _, t := range f.Types {
+			args = append(args, t)
+		}
+	}
+	q += ` GROUP BY d.id, e.user_id, e.type, e.record_key
+		ON CONFLICT (destination_id, seq) DO UPDATE SET dead = excluded.dead, attempts = 0, next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at`
+	res, err := s.exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("replay: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

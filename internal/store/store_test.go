@@ -223,3 +223,50 @@ func TestAuthSessionsAreSingleUse(t *testing.T) {
 		}
 	})
 }
+
+func TestReplayQueuesLatestEventPerRecord(t *testing.T) {
+	forEach(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		d, _ := s.CreateDeveloper(ctx)
+		u := store.User{ID: "u1", DeveloperID: d.ID, Provider: "OURA", ProviderUserID: "p1"}
+		_ = s.InTx(ctx, func(tx *store.Tx) error { _, _, err := tx.Connect(ctx, u, nil); return err })
+		day := time.Date(2024, 10, 10, 0, 0, 0, 0, time.UTC)
+		write := func(key string, start time.Time, data any) {
+			err := s.InTx(ctx, func(tx *store.Tx) error {
+				r := model.Record{Type: model.TypeSleep, Key: key, Start: start, End: start.Add(time.Hour), Data: data}
+				ch, err := tx.UpsertRecord(ctx, "u1", r)
+				if err != nil || !ch.Changed {
+					return err
+				}
+				_, err = tx.AppendEvent(ctx, store.Event{DeveloperID: d.ID, UserID: "u1", Type: "sleep", RecordKey: key, Version: ch.Version, Body: json.RawMessage(`{}`)})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("a", day, 1)
+		write("a", day, 2) // version 2: only its event is replayed
+		write("b", day.Add(2*time.Hour), 1)
+		write("c", day.AddDate(0, 0, 5), 1) // outside the range
+		dst, err := s.CreateDestination(ctx, store.Destination{DeveloperID: d.ID, Kind: "webhook", Settings: json.RawMessage(`{}`), Enabled: true}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.Replay(ctx, d.ID, dst.ID, store.ReplayFilter{Start: day, End: day.AddDate(0, 0, 1)})
+		if err != nil || n != 2 {
+			t.Fatalf("Replay = %d, %v; want 2", n, err)
+		}
+		due, _ := s.DueRetries(ctx, dst.ID, time.Now().Add(time.Second), 10)
+		if len(due) != 2 || due[0].Seq != 2 || due[1].Seq != 3 {
+			t.Fatalf("due = %+v; want seqs 2 and 3", due)
+		}
+		other, _ := s.CreateDeveloper(ctx)
+		if n, _ := s.Replay(ctx, other.ID, dst.ID, store.ReplayFilter{Start: day, End: day.AddDate(0, 0, 1)}); n != 0 {
+			t.Fatalf("another developer replayed %d events into this destination", n)
+		}
+		if n, _ := s.Replay(ctx, d.ID, dst.ID, store.ReplayFilter{Start: day, End: day.AddDate(0, 0, 1), Types: []string{"daily"}}); n != 0 {
+			t.Fatalf("type filter ignored: %d", n)
+		}
+	})
+}

@@ -19,7 +19,7 @@ type blockedError struct {
 }
 
 func (e *blockedError) Error() string {
-	return fmt.Sprintf("refusing to connect to %s (%s); set allow_private in the destination settings to allow it", e.addr, e.reason)
+	return fmt.Sprintf("refusing to connect to %s (%s); the server must be started with --allow-private-webhooks to allow it", e.addr, e.reason)
 }
 
 func (e *blockedError) Unwrap() error { return ErrBlockedAddress }

@@ -58,8 +58,10 @@ type Settings struct {
 	// Headers are extra request headers (e.g. Authorization). They may not
 	// replace the headers the webhook sets itself.
 	Headers map[string]string `json:"headers,omitempty"`
-	// AllowPrivate lets this destination reach private, loopback and other
-	// non-public addresses. Default false.
+	// AllowPrivate asks to reach private, loopback and other non-public
+	// addresses. It is refused unless the operator allowed private targets
+	// for the whole server (Options.AllowPrivate, the serve flag
+	// --allow-private-webhooks): a developer cannot lift the guard alone.
 	AllowPrivate bool `json:"allow_private,omitempty"`
 }
 
@@ -122,7 +124,10 @@ func (k *Kind) Open(_ context.Context, cfg destination.Config) (destination.Dest
 	if cfg.Secret == "" {
 		return nil, fmt.Errorf("webhook destination %q: a signing secret is required", cfg.ID)
 	}
-	allow := k.allowPrivate || s.allowPrivate
+	if s.allowPrivate && !k.allowPrivate {
+		return nil, fmt.Errorf("webhook destination %q: allow_private needs the server to allow private targets (serve --allow-private-webhooks)", cfg.ID)
+	}
+	allow := k.allowPrivate
 	if !allow {
 		// Catch literal addresses early; hostnames are checked at dial time.
 		if ip, err := netip.ParseAddr(s.url.Hostname()); err == nil {

@@ -490,8 +490,11 @@ func TestOpenRefusesPrivateLiteral(t *testing.T) {
 	}
 	// Public literal: allowed (Open does not connect).
 	openWebhook(t, k, urlSettings("http://93.184.216.34/hook"))
-	// allow_private in the settings lifts the check.
-	openWebhook(t, k, `{"url":"http://127.0.0.1:8080/hook","allow_private":true}`)
+	// allow_private in the settings alone does not lift the check: only the
+	// operator can.
+	if _, err := k.Open(t.Context(), destination.Config{ID: "d", Settings: json.RawMessage(`{"url":"http://127.0.0.1:8080/hook","allow_private":true}`), Secret: testSecret}); err == nil || !strings.Contains(err.Error(), "allow-private-webhooks") {
+		t.Errorf("allow_private without the operator's consent: Open = %v, want a refusal naming --allow-private-webhooks", err)
+	}
 }
 
 // TestDialGuard checks the guard where it matters: on the resolved address.
@@ -514,10 +517,10 @@ func TestDialGuard(t *testing.T) {
 			t.Fatalf("receiver got %d requests, want none", n)
 		}
 	})
-	t.Run("allowed by settings", func(t *testing.T) {
-		d := openWebhook(t, NewKind(Options{Logger: testLogger(t)}), fmt.Sprintf(`{"url":%q,"allow_private":true}`, byName))
-		if res := deliverOne(t, d, testEvent("dlv_2")); res.Err != nil {
-			t.Fatal(res.Err)
+	t.Run("allow_private in settings is refused without the operator", func(t *testing.T) {
+		_, err := NewKind(Options{Logger: testLogger(t)}).Open(t.Context(), destination.Config{ID: "d", Settings: json.RawMessage(fmt.Sprintf(`{"url":%q,"allow_private":true}`, byName)), Secret: testSecret})
+		if err == nil {
+			t.Fatal("Open succeeded")
 		}
 	})
 	t.Run("allowed by kind", func(t *testing.T) {
