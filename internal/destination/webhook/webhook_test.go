@@ -453,7 +453,7 @@ func TestCheckAddr(t *testing.T) {
 				if !errors.Is(err, ErrBlockedAddress) {
 					t.Fatalf("checkAddr(%s) = %v, want ErrBlockedAddress", tt.addr, err)
 				}
-				if !strings.Contains(err.Error(), "allow_private") {
+				if !strings.Contains(err.Error(), "allow-private-webhooks") {
 					t.Errorf("error %q does not say how to allow it", err)
 				}
 				return
