@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/wearbridge/wearbridge/internal/app"
 	"github.com/wearbridge/wearbridge/internal/pipeline"
@@ -33,6 +34,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sandbox := fs.Bool("sandbox", true, "serve the sandbox providers (fake Oura and Garmin with recorded data) instead of the real APIs")
 	allowPrivate := fs.Bool("allow-private-webhooks", false, "let webhook destinations target private and loopback addresses")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	backfillDays := fs.Int("backfill-days", 28, "how many days of history a new connection backfills (capped at what each provider allows; sandbox mode covers the recorded data instead)")
 	ouraID := fs.String("oura-client-id", os.Getenv("OURA_CLIENT_ID"), "Oura API client id (env OURA_CLIENT_ID)")
 	ouraSecret := fs.String("oura-client-secret", os.Getenv("OURA_CLIENT_SECRET"), "Oura API client secret (env OURA_CLIENT_SECRET)")
 	garminID := fs.String("garmin-client-id", os.Getenv("GARMIN_CLIENT_ID"), "Garmin Health API client id (env GARMIN_CLIENT_ID)")
@@ -46,6 +48,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := app.Config{Addr: *addr, DataDir: sf.dataDir, DatabaseURL: sf.databaseURL, SecretKey: sf.secretKey,
 		PublicURL: *publicURL, Sandbox: *sandbox, AllowPrivateWebhooks: *allowPrivate, Logger: log}
+	if *backfillDays < 1 {
+		return fmt.Errorf("--backfill-days must be at least 1")
+	}
+	cfg.BackfillDepth = time.Duration(*backfillDays) * 24 * time.Hour
 	cfg.Oura.ClientID, cfg.Oura.ClientSecret = *ouraID, *ouraSecret
 	cfg.Garmin.ClientID, cfg.Garmin.ClientSecret = *garminID, *garminSecret
 	a, err := app.New(ctx, cfg)

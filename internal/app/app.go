@@ -53,6 +53,10 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook destinations target private and
 	// loopback addresses.
 	AllowPrivateWebhooks bool
+	// BackfillDepth is how far back a new connection of a pulled provider
+	// is backfilled (each provider caps it). Zero: each provider's default.
+	// Sandbox mode ignores it and covers the recorded data.
+	BackfillDepth time.Duration
 	// Oura and Garmin hold the real providers' client credentials.
 	Oura   oura.Config
 	Garmin garmin.Config
@@ -116,6 +120,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 
 	// Providers: the one place that names them.
 	ouraCfg, garminCfg := cfg.Oura, cfg.Garmin
+	if cfg.BackfillDepth > 0 && ouraCfg.BackfillDepth == 0 {
+		ouraCfg.BackfillDepth = cfg.BackfillDepth
+	}
 	if cfg.Sandbox {
 		base := cfg.PublicURL + "/sandbox/oura"
 		ouraCfg = oura.Config{ClientID: "sandbox-oura", ClientSecret: "sandbox-secret",
