@@ -31,14 +31,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sf.register(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	publicURL := fs.String("public-url", "", "base URL that providers redirect and push to (default http://ADDR)")
-	sandbox := fs.Bool("sandbox", true, "serve the sandbox providers (fake Oura and Garmin with recorded data) instead of the real APIs")
+	sandbox := fs.Bool("sandbox", true, "serve the sandbox providers (fakes serving recorded data) instead of the real APIs")
 	allowPrivate := fs.Bool("allow-private-webhooks", false, "let webhook destinations target private and loopback addresses")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	backfillDays := fs.Int("backfill-days", 28, "how many days of history a new connection backfills (capped at what each provider allows; sandbox mode covers the recorded data instead)")
-	ouraID := fs.String("oura-client-id", os.Getenv("OURA_CLIENT_ID"), "Oura API client id (env OURA_CLIENT_ID)")
-	ouraSecret := fs.String("oura-client-secret", os.Getenv("OURA_CLIENT_SECRET"), "Oura API client secret (env OURA_CLIENT_SECRET)")
-	garminID := fs.String("garmin-client-id", os.Getenv("GARMIN_CLIENT_ID"), "Garmin Health API client id (env GARMIN_CLIENT_ID)")
-	garminSecret := fs.String("garmin-client-secret", os.Getenv("GARMIN_CLIENT_SECRET"), "Garmin Health API client secret (env GARMIN_CLIENT_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,15 +48,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--backfill-days must be at least 1")
 	}
 	cfg.BackfillDepth = time.Duration(*backfillDays) * 24 * time.Hour
-	cfg.Oura.ClientID, cfg.Oura.ClientSecret = *ouraID, *ouraSecret
-	cfg.Garmin.ClientID, cfg.Garmin.ClientSecret = *garminID, *garminSecret
+	// Provider app credentials come from the environment:
+	// <NAME>_CLIENT_ID, <NAME>_CLIENT_SECRET and <NAME>_PUSH_SECRET.
+	cfg.Credentials = map[string]app.Credentials{}
+	for _, name := range app.ProviderNames() {
+		cfg.Credentials[name] = app.Credentials{ClientID: os.Getenv(name + "_CLIENT_ID"),
+			ClientSecret: os.Getenv(name + "_CLIENT_SECRET"), PushSecret: os.Getenv(name + "_PUSH_SECRET")}
+	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	if *sandbox {
-		fmt.Fprintf(stdout, "wearbridge: sandbox providers on (fake Oura and Garmin at %s/sandbox/)\n", a.PublicURL())
+		fmt.Fprintf(stdout, "wearbridge: sandbox providers on (fakes with recorded data at %s/sandbox/)\n", a.PublicURL())
 	}
 	fmt.Fprintf(stdout, "wearbridge: serving on %s; create a developer with: wearbridge dev create --data-dir %s\n", a.PublicURL(), sf.dataDir)
 	return a.Run(ctx, nil)

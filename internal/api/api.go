@@ -44,6 +44,8 @@ type Deps struct {
 	Deliverer  Syncer
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// PublicURL is the server's base URL (push URLs given to providers).
+	PublicURL string
 	// MaxPushBytes caps a push body. Default 32 MiB.
 	MaxPushBytes int64
 }

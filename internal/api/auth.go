@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html"
@@ -11,6 +12,7 @@ import (
 	"github.com/wearbridge/wearbridge/internal/connect"
 	"github.com/wearbridge/wearbridge/internal/model"
 	"github.com/wearbridge/wearbridge/internal/pipeline"
+	"github.com/wearbridge/wearbridge/internal/source"
 	"github.com/wearbridge/wearbridge/internal/store"
 )
 
@@ -74,6 +76,10 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if err := s.d.Backfiller.Backfill(r.Context(), res.User); err != nil {
 		// The periodic poll catches up; the connection itself succeeded.
 		s.d.Logger.ErrorContext(r.Context(), "enqueue backfill", "user_id", res.User.ID, "err", err)
+	}
+	if err := s.subscribe(r.Context(), res.User); err != nil {
+		// Polls still keep the user current.
+		s.d.Logger.WarnContext(r.Context(), "push subscription failed; the user is polled only", "provider", provider, "user_id", res.User.ID, "err", err)
 	}
 	if res.Redirect != "" {
 		http.Redirect(w, r, res.Redirect, http.StatusFound)
@@ -208,4 +214,19 @@ func firstNonEmpty(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// subscribe asks the provider to push for u, where it pushes only for
+// subscribed users.
+func (s *Server) subscribe(ctx context.Context, u store.User) error {
+	p, _ := s.d.Providers.Get(u.Provider)
+	sub, ok := p.(source.Subscriber)
+	if !ok {
+		return nil
+	}
+	hc, err := s.d.Connector.Client(ctx, u)
+	if err != nil {
+		return err
+	}
+	return sub.SubscribeUser(ctx, hc, s.d.PublicURL+"/push/"+strings.ToLower(u.Provider))
 }

@@ -21,12 +21,8 @@ import (
 	"github.com/wearbridge/wearbridge/internal/destination/webhook"
 	"github.com/wearbridge/wearbridge/internal/jobs"
 	"github.com/wearbridge/wearbridge/internal/pipeline"
-	sandboxgarmin "github.com/wearbridge/wearbridge/internal/sandbox/garmin"
-	sandboxoura "github.com/wearbridge/wearbridge/internal/sandbox/oura"
 	"github.com/wearbridge/wearbridge/internal/secretbox"
 	"github.com/wearbridge/wearbridge/internal/source"
-	"github.com/wearbridge/wearbridge/internal/source/garmin"
-	"github.com/wearbridge/wearbridge/internal/source/oura"
 	"github.com/wearbridge/wearbridge/internal/store"
 )
 
@@ -57,9 +53,12 @@ type Config struct {
 	// is backfilled (each provider caps it). Zero: each provider's default.
 	// Sandbox mode ignores it and covers the recorded data.
 	BackfillDepth time.Duration
-	// Oura and Garmin hold the real providers' client credentials.
-	Oura   oura.Config
-	Garmin garmin.Config
+	// Credentials holds each real provider's app credentials, by name
+	// ("OURA", ...).
+	Credentials map[string]Credentials
+	// ProviderOverrides replace the providers of the same names (tests
+	// point a provider at a fake of their own with it).
+	ProviderOverrides []source.Provider
 	// Delivery and Jobs tune the delivery loops and the job runner.
 	Delivery pipeline.DelivererConfig
 	Jobs     jobs.Config
@@ -84,6 +83,7 @@ type App struct {
 	Jobs         *jobs.Runner
 	handler      http.Handler
 	log          *slog.Logger
+	pushers      map[string]PushSimulator
 }
 
 // New opens the store and wires everything; nothing runs until Run or
@@ -118,25 +118,34 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a := &App{cfg: cfg, Store: st, log: log}
 	mux := http.NewServeMux()
 
-	// Providers: the one place that names them.
-	ouraCfg, garminCfg := cfg.Oura, cfg.Garmin
-	if cfg.BackfillDepth > 0 && ouraCfg.BackfillDepth == 0 {
-		ouraCfg.BackfillDepth = cfg.BackfillDepth
+	// Providers: built from the list in providers.go.
+	var provs []source.Provider
+	a.pushers = map[string]PushSimulator{}
+	overrides := map[string]source.Provider{}
+	for _, p := range cfg.ProviderOverrides {
+		overrides[p.Name()] = p
+	}
+	for _, spec := range providers() {
+		if p, ok := overrides[spec.name]; ok {
+			provs = append(provs, p)
+			continue
+		}
+		if !cfg.Sandbox {
+			provs = append(provs, spec.real(cfg.Credentials[spec.name], cfg.BackfillDepth))
+			continue
+		}
+		path := sandboxPath(spec.name)
+		p, fake := spec.sandbox(cfg.PublicURL + path)
+		provs = append(provs, p)
+		mux.Handle(path+"/", http.StripPrefix(path, fake))
+		if spec.push != nil {
+			a.pushers[spec.name] = spec.push
+		}
 	}
 	if cfg.Sandbox {
-		base := cfg.PublicURL + "/sandbox/oura"
-		ouraCfg = oura.Config{ClientID: "sandbox-oura", ClientSecret: "sandbox-secret",
-			AuthURL: base + "/oauth/authorize", TokenURL: base + "/oauth/token", APIBase: base,
-			BackfillDepth: time.Since(SandboxRecordedSince)}
-		mux.Handle("/sandbox/oura/", http.StripPrefix("/sandbox/oura", sandboxoura.New(sandboxoura.Config{
-			ClientID: ouraCfg.ClientID, ClientSecret: ouraCfg.ClientSecret, Logger: log.With("sandbox", "OURA")})))
-		gbase := cfg.PublicURL + "/sandbox/garmin"
-		garminCfg = garmin.Config{ClientID: "sandbox-garmin", ClientSecret: "sandbox-secret",
-			AuthURL: gbase + sandboxgarmin.DefaultAuthorizePath, TokenURL: gbase + sandboxgarmin.DefaultTokenPath, APIBase: gbase}
-		mux.Handle("/sandbox/garmin/", http.StripPrefix("/sandbox/garmin", sandboxgarmin.New(sandboxgarmin.Config{})))
-		mux.HandleFunc("POST /sandbox/garmin-push", a.simulateGarminPush)
+		mux.HandleFunc("POST /sandbox/push/{provider}", a.simulatePush)
 	}
-	if a.Providers, err = source.NewRegistry(oura.New(ouraCfg), garmin.New(garminCfg)); err != nil {
+	if a.Providers, err = source.NewRegistry(provs...); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -165,7 +174,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	apiSrv := api.New(api.Deps{Store: st, Providers: a.Providers, Destinations: a.Destinations, Payloads: payloads, Connector: a.Connector,
-		Ingest: a.Ingest, Backfiller: a.Jobs, Deliverer: a.Deliverer, Logger: log})
+		Ingest: a.Ingest, Backfiller: a.Jobs, Deliverer: a.Deliverer, Logger: log, PublicURL: cfg.PublicURL})
 	mux.Handle("/", apiSrv.Handler())
 	a.handler = mux
 	return a, nil
@@ -185,11 +194,27 @@ func (a *App) Handler() http.Handler { return a.handler }
 // PublicURL is the base URL the process is reached at.
 func (a *App) PublicURL() string { return a.cfg.PublicURL }
 
-// simulateGarminPush replays the recorded Garmin pushes to this process's
-// own push endpoint: POST /sandbox/garmin-push.
-func (a *App) simulateGarminPush(w http.ResponseWriter, r *http.Request) {
-	n, err := sandboxgarmin.PushAll(r.Context(), &http.Client{Timeout: 30 * time.Second}, a.cfg.PublicURL+"/push/garmin")
+// SimulatePush makes a sandbox provider send its recorded pushes for one of
+// its users to this process's push endpoint. Pull-only providers push
+// nothing (0, nil).
+func (a *App) SimulatePush(ctx context.Context, provider, providerUserID string) (int, error) {
+	push, ok := a.pushers[provider]
+	if !ok {
+		return 0, nil
+	}
+	return push(ctx, &http.Client{Timeout: 30 * time.Second}, a.cfg.PublicURL+"/push/"+strings.ToLower(provider), providerUserID)
+}
+
+// simulatePush serves POST /sandbox/push/{provider}?provider_user_id=...
+func (a *App) simulatePush(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToUpper(r.PathValue("provider"))
 	w.Header().Set("Content-Type", "application/json")
+	if _, ok := a.pushers[name]; !ok {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"status":"error","message":%q}`+"\n", "no sandbox push simulator for "+name)
+		return
+	}
+	n, err := a.SimulatePush(r.Context(), name, r.URL.Query().Get("provider_user_id"))
 	if err != nil {
 		w.WriteHeader(http.StatusBadGateway)
 		fmt.Fprintf(w, `{"status":"error","message":%q}`+"\n", err.Error())

@@ -182,7 +182,7 @@ func (c *Connector) Callback(ctx context.Context, provider string, q url.Values)
 	if err != nil {
 		return fail(fmt.Errorf("token exchange: %w", err))
 	}
-	id, err := p.Identify(ctx, c.oauthConfig(p).Client(hctx, tok), tok)
+	id, err := p.Identify(ctx, oauth2.NewClient(hctx, oauth2.StaticTokenSource(tok)), tok) // never refresh here: a rotated token would not be stored
 	if err != nil {
 		return fail(fmt.Errorf("identify user: %w", err))
 	}
@@ -232,6 +232,9 @@ func (c *Connector) Deauthenticate(ctx context.Context, devID, userID string) er
 // ExpireToken marks a user's stored token expired, so that the next request
 // refreshes it (used when a provider refuses a token before its expiry).
 func (c *Connector) ExpireToken(ctx context.Context, userID string) error {
+	mu, _ := c.locks.LoadOrStore(userID, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
 	_, err := c.store.RefreshToken(ctx, userID, func(tok *oauth2.Token) (*oauth2.Token, error) {
 		t := *tok
 		t.AccessToken = ""

@@ -25,7 +25,6 @@ import (
 
 	"github.com/wearbridge/wearbridge/internal/app"
 	"github.com/wearbridge/wearbridge/internal/pipeline"
-	sandboxgarmin "github.com/wearbridge/wearbridge/internal/sandbox/garmin"
 	"github.com/wearbridge/wearbridge/internal/signature"
 )
 
@@ -115,18 +114,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	c := &client{base: a.PublicURL(), devID: dev.ID, apiKey: dev.APIKey}
 	fmt.Fprintf(o.Stdout, "demo: wearbridge at %s, webhook receiver at http://%s/webhook\n", a.PublicURL(), rln.Addr())
-	for _, p := range []string{"OURA", "GARMIN"} {
+	for _, p := range a.Providers.Names() {
 		userID, err := c.connect(ctx, p, "demo-"+strings.ToLower(p))
 		if err != nil {
 			return nil, fmt.Errorf("connect %s: %w", p, err)
 		}
-		fmt.Fprintf(o.Stdout, "demo: connected %s user %s through the OAuth redirect flow\n", p, userID)
+		u, err := a.Store.User(ctx, dev.ID, userID)
+		if err != nil {
+			return nil, err
+		}
+		n, err := a.SimulatePush(ctx, p, u.ProviderUserID)
+		if err != nil {
+			return nil, fmt.Errorf("%s push: %w", p, err)
+		}
+		if n > 0 {
+			fmt.Fprintf(o.Stdout, "demo: connected %s user %s; the %s sandbox pushed %d recorded notifications\n", p, userID, p, n)
+		} else {
+			fmt.Fprintf(o.Stdout, "demo: connected %s user %s through the OAuth redirect flow\n", p, userID)
+		}
 	}
-	n, err := sandboxgarmin.PushAll(ctx, &http.Client{Timeout: 10 * time.Second}, a.PublicURL()+"/push/garmin")
-	if err != nil {
-		return nil, fmt.Errorf("garmin push: %w", err)
-	}
-	fmt.Fprintf(o.Stdout, "demo: the Garmin sandbox pushed %d recorded payloads\n", n)
 
 	// Wait for the backfill and every delivery.
 	for {

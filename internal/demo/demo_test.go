@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wearbridge/wearbridge/internal/app"
 	"github.com/wearbridge/wearbridge/internal/demo"
 	"github.com/wearbridge/wearbridge/internal/model/terraschema"
 	"github.com/wearbridge/wearbridge/internal/store/storetest"
@@ -32,13 +33,18 @@ func TestDemo(t *testing.T) {
 			if !strings.HasPrefix(last, "demo: ") || !strings.HasSuffix(last, " 0 failed") {
 				t.Fatalf("last line = %q", last)
 			}
-			// The recorded fixtures: 48 Oura sleep periods + 1 Garmin sleep;
-			// two auth events (one per provider).
-			if res.ByType["auth"] != 2 {
-				t.Errorf("auth events = %d, want 2", res.ByType["auth"])
+			// One auth event per provider, one backfill start and end per
+			// pulled provider.
+			if want := len(app.ProviderNames()); res.ByType["auth"] != want {
+				t.Errorf("auth events = %d, want %d (one per provider)", res.ByType["auth"], want)
 			}
-			if res.ByType["sleep"] != 49 {
-				t.Errorf("sleep events = %d, want 49 (48 Oura periods in sleep_2024-10-09_11-03.json + 1 Garmin sleep)", res.ByType["sleep"])
+			if res.ByType["large_request_processing"] != res.ByType["large_request_sending"] {
+				t.Errorf("backfills started %d, finished %d", res.ByType["large_request_processing"], res.ByType["large_request_sending"])
+			}
+			// At least the 48 Oura sleep periods of sleep_2024-10-09_11-03.json
+			// and the Garmin sleep of push_sleeps.json.
+			if res.ByType["sleep"] < 49 {
+				t.Errorf("sleep events = %d, want at least 49", res.ByType["sleep"])
 			}
 			if res.Delivered != res.Events || res.Verified != res.Events {
 				t.Errorf("delivered %d, verified %d of %d events", res.Delivered, res.Verified, res.Events)

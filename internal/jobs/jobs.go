@@ -152,8 +152,8 @@ func (r *Runner) Pending(ctx context.Context) (int, error) {
 type PullArgs struct {
 	UserID   string         `json:"user_id" river:"unique"`
 	DataType model.DataType `json:"data_type" river:"unique"`
-	Start    time.Time      `json:"start"`
-	End      time.Time      `json:"end"`
+	Start    time.Time      `json:"start" river:"unique"`
+	End      time.Time      `json:"end" river:"unique"`
 	Backfill bool           `json:"backfill" river:"unique"`
 	// ItemID, when set, fetches one item instead of the window.
 	ItemID string `json:"item_id,omitempty" river:"unique"`
@@ -162,8 +162,9 @@ type PullArgs struct {
 // Kind is the River job kind.
 func (PullArgs) Kind() string { return "pull" }
 
-// InsertOpts makes pulls unique per (user, data type, backfill or poll)
-// while waiting or running.
+// InsertOpts makes a pull unique per (user, data type, window, backfill or
+// poll, item) while waiting or running: the same request twice runs once,
+// but a push asking for another window is never dropped.
 func (PullArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 8, UniqueOpts: river.UniqueOpts{
 		ByArgs:  true,

@@ -160,7 +160,7 @@ func (d *Deliverer) sync(ctx context.Context) error {
 			return nil
 		default:
 		}
-		lctx, cancel := context.WithCancel(ctx)
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx)) // loops outlive a caller's (request) ctx; stopAll ends them
 		l := &loop{wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{}), settings: dst.Settings, secret: dst.Secret}
 		d.loops[id] = l
 		go func() {

@@ -133,6 +133,14 @@ type TokenExchanger interface {
 	RefreshToken(ctx context.Context, hc *http.Client, cfg oauth2.Config, tok *oauth2.Token) (*oauth2.Token, error)
 }
 
+// Subscriber is implemented by providers that push only for users
+// subscribed one by one (Withings notify, Fitbit subscriptions). The core
+// calls it once a user is connected; pushURL is where the provider must
+// push (the provider may add its own secret to it).
+type Subscriber interface {
+	SubscribeUser(ctx context.Context, hc *http.Client, pushURL string) error
+}
+
 // Budgeted is implemented by providers with a request budget per app; the
 // core spaces the provider's requests so as to stay within it.
 type Budgeted interface {
