@@ -49,6 +49,25 @@ func TestDemo(t *testing.T) {
 			if res.Delivered != res.Events || res.Verified != res.Events {
 				t.Errorf("delivered %d, verified %d of %d events", res.Delivered, res.Verified, res.Events)
 			}
+			// Every provider connected through its sandbox delivered data.
+			data := map[string]int{}
+			for _, b := range res.Bodies {
+				var env struct {
+					Type string `json:"type"`
+					User struct {
+						Provider string `json:"provider"`
+					} `json:"user"`
+					Data []json.RawMessage `json:"data"`
+				}
+				if json.Unmarshal(b, &env) == nil && len(env.Data) > 0 {
+					data[env.User.Provider]++
+				}
+			}
+			for _, p := range app.ProviderNames() {
+				if data[p] == 0 {
+					t.Errorf("no data event from %s", p)
+				}
+			}
 			for i, b := range res.Bodies {
 				if err := v.ValidateEvent(b); err != nil {
 					t.Errorf("body %d does not match the Terra schema: %v\n%s", i+1, err, abbreviate(b))
