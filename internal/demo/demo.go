@@ -37,6 +37,13 @@ type Options struct {
 	DatabaseURL string
 	// Timeout bounds the whole run. Default 55 s.
 	Timeout time.Duration
+	// Destination is the destination kind the events go to. Default
+	// "webhook" (a local receiver that verifies signatures). Any other kind
+	// is configured from DestinationSettings, or else from the variables
+	// that scripts/test-servers prints, and what it holds is read back and
+	// compared with what was delivered.
+	Destination         string
+	DestinationSettings json.RawMessage
 	// Stdout receives the table and the final line; Logger the logs.
 	Stdout io.Writer
 	Logger *slog.Logger
@@ -96,24 +103,44 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rcv := newReceiver(dev.SigningSecret)
-	rln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+	kind := o.Destination
+	if kind == "" {
+		kind = "webhook"
 	}
-	rsrv := &http.Server{Handler: rcv}
-	go func() { _ = rsrv.Serve(rln) }()
-	defer rsrv.Close()
-	settings, _ := json.Marshal(map[string]string{"url": "http://" + rln.Addr().String() + "/webhook"})
-	if _, err := a.Destinations.Create(ctx, dev.Developer, pipeline.NewDestination{Kind: "webhook", Settings: settings, Enabled: true, Secret: dev.SigningSecret}); err != nil {
-		return nil, err
+	var rcv *receiver
+	where := ""
+	if kind == "webhook" {
+		rcv = newReceiver(dev.SigningSecret)
+		rln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		rsrv := &http.Server{Handler: rcv}
+		go func() { _ = rsrv.Serve(rln) }()
+		defer rsrv.Close()
+		settings, _ := json.Marshal(map[string]string{"url": "http://" + rln.Addr().String() + "/webhook"})
+		if _, err := a.Destinations.Create(ctx, dev.Developer, pipeline.NewDestination{Kind: "webhook", Settings: settings, Enabled: true, Secret: dev.SigningSecret}); err != nil {
+			return nil, err
+		}
+		where = "webhook receiver at http://" + rln.Addr().String() + "/webhook"
+	} else {
+		settings := o.DestinationSettings
+		if len(settings) == 0 {
+			if settings, err = SettingsFromEnv(kind); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := a.Destinations.Create(ctx, dev.Developer, pipeline.NewDestination{Kind: kind, Settings: settings, Enabled: true, Secret: dev.SigningSecret}); err != nil {
+			return nil, err
+		}
+		where = kind + " destination " + string(maskedSettings(settings))
 	}
 	if err := a.Deliverer.Sync(ctx); err != nil {
 		return nil, err
 	}
 
 	c := &client{base: a.PublicURL(), devID: dev.ID, apiKey: dev.APIKey}
-	fmt.Fprintf(o.Stdout, "demo: wearbridge at %s, webhook receiver at http://%s/webhook\n", a.PublicURL(), rln.Addr())
+	fmt.Fprintf(o.Stdout, "demo: wearbridge at %s, delivering to the %s\n", a.PublicURL(), where)
 	for _, p := range a.Providers.Names() {
 		userID, err := c.connect(ctx, p, "demo-"+strings.ToLower(p))
 		if err != nil {
@@ -145,7 +172,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			if rcv.distinct() >= int(last) && last > 0 {
+			if last > 0 && (rcv == nil || rcv.distinct() >= int(last)) {
 				break
 			}
 		}
@@ -159,7 +186,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := rcv.result(len(evs))
+	var res *Result
+	if rcv != nil {
+		res = rcv.result(len(evs))
+	} else if res, err = readBack(ctx, a, kind, evs); err != nil {
+		return nil, err
+	}
 	if o.Out != "" {
 		if err := os.MkdirAll(o.Out, 0o755); err != nil {
 			return nil, err
