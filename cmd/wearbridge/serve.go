@@ -64,6 +64,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wearbridge: sandbox providers on (fakes with recorded data at %s/sandbox/)\n", a.PublicURL())
 	}
 	fmt.Fprintf(stdout, "wearbridge: serving on %s; create a developer with: wearbridge dev create --data-dir %s\n", a.PublicURL(), sf.dataDir)
+	fmt.Fprintln(stdout, "wearbridge: push URLs to register at the providers (keep them secret):")
+	for _, name := range a.Providers.Names() {
+		fmt.Fprintf(stdout, "  %-9s %s\n", name, a.PushURL(name))
+	}
 	return a.Run(ctx, nil)
 }
 
@@ -90,12 +94,19 @@ func devCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	// Print the account first: it exists even if the webhook is refused.
+	if !*asJSON {
+		fmt.Fprintf(stdout, "dev-id:          %s\nx-api-key:       %s\nsigning secret:  %s\n", d.ID, d.APIKey, d.SigningSecret)
+	}
 	var destID string
 	if *webhookURL != "" {
 		settings, _ := json.Marshal(map[string]string{"url": *webhookURL})
 		dst, err := a.Destinations.Create(ctx, d.Developer, pipeline.NewDestination{Kind: "webhook", Settings: settings, Enabled: true,
 			Secret: d.SigningSecret, SkipTest: *skipTest})
 		if err != nil {
+			if *asJSON {
+				_ = json.NewEncoder(stdout).Encode(map[string]string{"dev_id": d.ID, "api_key": d.APIKey, "signing_secret": d.SigningSecret})
+			}
 			return fmt.Errorf("developer %s created, but the webhook was refused: %w", d.ID, err)
 		}
 		destID = dst.ID
@@ -107,7 +118,6 @@ func devCreate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return json.NewEncoder(stdout).Encode(out)
 	}
-	fmt.Fprintf(stdout, "dev-id:          %s\nx-api-key:       %s\nsigning secret:  %s\n", d.ID, d.APIKey, d.SigningSecret)
 	if destID != "" {
 		fmt.Fprintf(stdout, "webhook:         %s (%s)\n", *webhookURL, destID)
 	}

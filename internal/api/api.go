@@ -46,6 +46,9 @@ type Deps struct {
 	Now        func() time.Time
 	// PublicURL is the server's base URL (push URLs given to providers).
 	PublicURL string
+	// PushToken returns the secret that a provider's pushes must carry as
+	// the push_token query parameter (see PushURL).
+	PushToken func(provider string) string
 	// MaxPushBytes caps a push body. Default 32 MiB.
 	MaxPushBytes int64
 }
@@ -139,6 +142,12 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 
 func (s *Server) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// NUL characters are never meaningful here, and PostgreSQL refuses
+		// them: refuse them up front.
+		if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawQuery, "%00") || strings.ContainsRune(r.URL.RawQuery, 0) {
+			writeError(w, http.StatusBadRequest, "request contains a NUL character")
+			return
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

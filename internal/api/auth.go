@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -35,10 +36,14 @@ func (s *Server) authenticateUser(w http.ResponseWriter, r *http.Request) {
 	req.AuthSuccessRedirectURL = firstNonEmpty(req.AuthSuccessRedirectURL, q.Get("auth_success_redirect_url"))
 	req.AuthFailureRedirectURL = firstNonEmpty(req.AuthFailureRedirectURL, q.Get("auth_failure_redirect_url"))
 	for _, u := range []string{req.AuthSuccessRedirectURL, req.AuthFailureRedirectURL} {
-		if u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-			writeError(w, http.StatusBadRequest, "redirect URLs must be absolute http(s) URLs")
+		if u != "" && !validRedirect(u) {
+			writeError(w, http.StatusBadRequest, "redirect URLs must be absolute http(s) URLs with a host, at most 2048 characters")
 			return
 		}
+	}
+	if len(req.ReferenceID) > 256 || strings.ContainsRune(req.ReferenceID, 0) {
+		writeError(w, http.StatusBadRequest, "reference_id must be at most 256 characters, without NUL")
+		return
 	}
 	resource := strings.ToUpper(strings.TrimSpace(q.Get("resource")))
 	if resource == "" {
@@ -161,8 +166,8 @@ func (s *Server) subscriptions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pageNo := atoiDefault(q.Get("page"), 0)
-	if pageNo < 0 {
-		writeError(w, http.StatusBadRequest, "page must be 0 or more")
+	if pageNo < 0 || pageNo > 1_000_000 {
+		writeError(w, http.StatusBadRequest, "page must be a number from 0 to 1000000")
 		return
 	}
 	limit, offset := perPage, pageNo*perPage
@@ -228,5 +233,23 @@ func (s *Server) subscribe(ctx context.Context, u store.User) error {
 	if err != nil {
 		return err
 	}
-	return sub.SubscribeUser(ctx, hc, s.d.PublicURL+"/push/"+strings.ToLower(u.Provider))
+	pushURL := s.d.PublicURL + "/push/" + strings.ToLower(u.Provider)
+	if s.d.PushToken != nil {
+		pushURL += "?" + PushTokenParam + "=" + s.d.PushToken(u.Provider)
+	}
+	return sub.SubscribeUser(ctx, hc, pushURL)
+}
+
+// validRedirect accepts absolute http(s) URLs with a host and no control
+// characters.
+func validRedirect(raw string) bool {
+	if len(raw) > 2048 || strings.IndexFunc(raw, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || strings.ContainsAny(u.Host, "\\ ") {
+		return false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	return scheme == "http" || scheme == "https"
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,7 +98,21 @@ func (s *Server) data(typ string) http.HandlerFunc {
 // parseDate reads YYYY-MM-DD, RFC 3339 or unix seconds. A plain date as an
 // end is inclusive: it means the end of that day.
 func parseDate(v string, isEnd bool) (time.Time, error) {
+	t, err := parseDateAny(v, isEnd)
+	if err != nil {
+		return t, err
+	}
+	if t.Year() < 1970 || t.Year() > 2200 {
+		return t, errors.New("date out of range (1970 to 2200)")
+	}
+	return t, nil
+}
+
+func parseDateAny(v string, isEnd bool) (time.Time, error) {
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > 7258118400 { // 2200-01-01
+			return time.Time{}, errors.New("unix seconds out of range")
+		}
 		return time.Unix(n, 0).UTC(), nil
 	}
 	if t, err := time.Parse("2006-01-02", v); err == nil {
@@ -109,6 +124,11 @@ func parseDate(v string, isEnd bool) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, v)
 }
 
+// PushTokenParam is the query parameter of a push URL that carries the
+// server's push token for the provider. Every push must carry it: several
+// providers sign nothing, and those that do sign still gain a second check.
+const PushTokenParam = "push_token"
+
 // push receives a provider's push: POST /push/{provider}. The body is
 // stored durably before the answer; a body that is not valid as a whole is
 // refused with 400 and nothing is written.
@@ -118,6 +138,10 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 	pusher, isPusher := p.(source.Pusher)
 	if !ok || !isPusher {
 		writeError(w, http.StatusNotFound, "no push receiver for provider "+name)
+		return
+	}
+	if s.d.PushToken == nil || subtle.ConstantTimeCompare([]byte(r.URL.Query().Get(PushTokenParam)), []byte(s.d.PushToken(name))) != 1 {
+		writeError(w, http.StatusUnauthorized, "push_token missing or wrong: register the push URL that `wearbridge serve` prints for "+name)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.d.MaxPushBytes))
@@ -134,61 +158,87 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	stored, unknown := 0, 0
+	// Everything the push carried lands in one transaction, or nothing.
+	var applied []pipeline.Batch
+	var pulls []pendingPull
+	var revoked []store.User
+	unknown := 0
+	var orphans []store.Problem
 	for _, b := range batches {
-		users, err := s.d.Store.UsersByProviderID(r.Context(), name, b.ProviderUserID)
-		if err != nil {
-			s.internal(w, r, err)
-			return
-		}
-		if len(users) == 0 {
-			// Nobody to deliver to, but what could not be used is kept
-			// raw (with no developer) for the operator.
-			unknown++
-			s.d.Logger.WarnContext(r.Context(), "push for an unknown provider user", "provider", name, "records", len(b.Records), "problems", len(b.Problems))
-			err := s.d.Store.InTx(r.Context(), func(tx *store.Tx) error {
-				for _, p := range b.Problems {
-					if err := tx.AddProblem(r.Context(), store.Problem{Provider: name, Type: p.Type, Err: p.Err, Raw: p.Raw}); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
+		var users []store.User
+		if b.ProviderUserID != "" && !strings.ContainsRune(b.ProviderUserID, 0) {
+			if users, err = s.d.Store.UsersByProviderID(r.Context(), name, b.ProviderUserID); err != nil {
 				s.internal(w, r, err)
 				return
+			}
+		}
+		if len(users) == 0 {
+			// Nobody to deliver to; a few of its problems are kept for
+			// the operator (with no developer).
+			unknown++
+			s.d.Logger.WarnContext(r.Context(), "push for an unknown provider user", "provider", name, "records", len(b.Records), "problems", len(b.Problems))
+			for _, p := range b.Problems {
+				if len(orphans) < 10 {
+					orphans = append(orphans, store.Problem{Provider: name, Type: p.Type, Err: p.Err, Raw: p.Raw})
+				}
 			}
 			continue
 		}
 		for _, u := range users {
-			c, err := s.d.Ingest.Apply(r.Context(), u, b.Records, b.Problems)
-			if err != nil {
-				s.internal(w, r, err)
-				return
-			}
-			stored += c.Stored
+			applied = append(applied, pipeline.Batch{User: u, Records: b.Records, Problems: b.Problems})
 			for _, pr := range b.Pulls {
-				if err := s.d.Backfiller.Enqueue(r.Context(), u, pr); err != nil {
-					s.internal(w, r, err)
-					return
-				}
+				pulls = append(pulls, pendingPull{u, pr})
 			}
 			if b.Revoked {
-				err := s.d.Store.InTx(r.Context(), func(tx *store.Tx) error {
-					if err := tx.Deauthenticate(r.Context(), u.ID); err != nil {
-						return err
-					}
-					u.Active = false
-					return pipeline.AppendUserEvent(r.Context(), tx, u, "access_revoked", pipeline.AccessRevoked(u, "the user revoked access at "+name))
-				})
-				if err != nil {
-					s.internal(w, r, err)
-					return
-				}
+				revoked = append(revoked, u)
 			}
 		}
 	}
+	counts, err := s.d.Ingest.ApplyAll(r.Context(), applied)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	stored := 0
+	for _, c := range counts {
+		stored += c.Stored
+	}
+	err = s.d.Store.InTx(r.Context(), func(tx *store.Tx) error {
+		for _, p := range orphans {
+			if err := tx.AddProblem(r.Context(), p); err != nil {
+				return err
+			}
+		}
+		for _, u := range revoked {
+			if !u.Active {
+				continue
+			}
+			if err := tx.Deauthenticate(r.Context(), u.ID); err != nil {
+				return err
+			}
+			u.Active = false
+			if err := pipeline.AppendUserEvent(r.Context(), tx, u, "access_revoked", pipeline.AccessRevoked(u, "the user revoked access at "+name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	for _, p := range pulls {
+		if err := s.d.Backfiller.Enqueue(r.Context(), p.user, p.req); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "stored": stored, "unknown_users": unknown})
+}
+
+type pendingPull struct {
+	user store.User
+	req  source.PullRequest
 }
 
 // verifyPush answers a provider's subscription verification:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -173,6 +174,28 @@ func MaskSettings(raw json.RawMessage) map[string]any {
 func maskMap(m map[string]any) {
 	for k, v := range m {
 		lk := strings.ToLower(k)
+		if lk == "headers" {
+			// Extra headers are how credentials are sent: show names only.
+			if h, ok := v.(map[string]any); ok {
+				for hk := range h {
+					h[hk] = "***"
+				}
+			}
+			continue
+		}
+		if str, ok := v.(string); ok {
+			if u, err := url.Parse(str); err == nil && u.Scheme != "" && (u.RawQuery != "" || u.User != nil) {
+				q := u.Query()
+				for qk := range q {
+					q.Set(qk, "***")
+				}
+				u.RawQuery = q.Encode()
+				if u.User != nil {
+					u.User = url.UserPassword("***", "***")
+				}
+				m[k] = u.String()
+			}
+		}
 		masked := false
 		for _, word := range []string{"password", "secret", "token", "key", "credential", "dsn", "connection_string", "sasl", "authorization"} {
 			if strings.Contains(lk, word) {

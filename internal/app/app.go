@@ -84,6 +84,7 @@ type App struct {
 	handler      http.Handler
 	log          *slog.Logger
 	pushers      map[string]PushSimulator
+	box          *secretbox.Box
 }
 
 // New opens the store and wires everything; nothing runs until Run or
@@ -115,7 +116,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, Store: st, log: log}
+	a := &App{cfg: cfg, Store: st, log: log, box: box}
 	mux := http.NewServeMux()
 
 	// Providers: built from the list in providers.go.
@@ -174,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	apiSrv := api.New(api.Deps{Store: st, Providers: a.Providers, Destinations: a.Destinations, Payloads: payloads, Connector: a.Connector,
-		Ingest: a.Ingest, Backfiller: a.Jobs, Deliverer: a.Deliverer, Logger: log, PublicURL: cfg.PublicURL})
+		Ingest: a.Ingest, Backfiller: a.Jobs, Deliverer: a.Deliverer, Logger: log, PublicURL: cfg.PublicURL, PushToken: a.pushToken})
 	mux.Handle("/", apiSrv.Handler())
 	a.handler = mux
 	return a, nil
@@ -202,7 +203,19 @@ func (a *App) SimulatePush(ctx context.Context, provider, providerUserID string)
 	if !ok {
 		return 0, nil
 	}
-	return push(ctx, &http.Client{Timeout: 30 * time.Second}, a.cfg.PublicURL+"/push/"+strings.ToLower(provider), providerUserID)
+	return push(ctx, &http.Client{Timeout: 30 * time.Second}, a.PushURL(provider), providerUserID)
+}
+
+// pushToken is the secret a provider's pushes must carry, derived from the
+// server's key (so every replica has the same).
+func (a *App) pushToken(provider string) string {
+	return a.box.MAC("push-url", []byte(strings.ToUpper(provider)))[:32]
+}
+
+// PushURL is the URL to register at a provider for its pushes, webhooks
+// or notifications: {public-url}/push/{provider}?push_token=...
+func (a *App) PushURL(provider string) string {
+	return a.cfg.PublicURL + "/push/" + strings.ToLower(provider) + "?" + api.PushTokenParam + "=" + a.pushToken(provider)
 }
 
 // simulatePush serves POST /sandbox/push/{provider}?provider_user_id=...
@@ -232,7 +245,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20}
 	if err := a.Jobs.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}

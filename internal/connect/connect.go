@@ -220,6 +220,9 @@ func (c *Connector) Deauthenticate(ctx context.Context, devID, userID string) er
 	if err != nil {
 		return err
 	}
+	if !u.Active {
+		return nil // already disconnected: no second deauth event
+	}
 	return c.store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.Deauthenticate(ctx, u.ID); err != nil {
 			return err

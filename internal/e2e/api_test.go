@@ -98,8 +98,16 @@ func TestAPIBadInput(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				pushPath := strings.TrimPrefix(e.a.PushURL("GARMIN"), e.base)
+				// Without the push token (or with a wrong one) nothing is
+				// even parsed: Garmin signs nothing.
+				for _, path := range []string{"/push/garmin", "/push/garmin?push_token=wrong"} {
+					if status, out := e.call(http.MethodPost, path, developer{}, `{"dailies":[]}`); status != http.StatusUnauthorized {
+						t.Errorf("push to %s = %d %s, want 401", path, status, out)
+					}
+				}
 				for _, body := range []string{"this is not JSON", `["a list"]`, "null", `{"sleeps": [`} {
-					if status, out := e.call(http.MethodPost, "/push/garmin", developer{}, body); status != http.StatusBadRequest {
+					if status, out := e.call(http.MethodPost, pushPath, developer{}, body); status != http.StatusBadRequest {
 						t.Errorf("push %q = %d %s, want 400", body, status, out)
 					}
 				}
@@ -115,7 +123,7 @@ func TestAPIBadInput(t *testing.T) {
 				if ps, err := e.a.Store.Problems(e.ctx, dev.ID, garminID, 10); err != nil || len(ps) != 0 {
 					t.Errorf("a refused push recorded problems %v, %v", ps, err)
 				}
-				if status, _ := e.call(http.MethodPost, "/push/nope", developer{}, "{}"); status != http.StatusNotFound {
+				if status, _ := e.call(http.MethodPost, "/push/nope?push_token=x", developer{}, "{}"); status != http.StatusNotFound {
 					t.Errorf("push to an unknown provider = %d, want 404", status)
 				}
 
@@ -126,7 +134,7 @@ func TestAPIBadInput(t *testing.T) {
 				var out struct {
 					Stored int `json:"stored"`
 				}
-				e.callJSON(http.MethodPost, "/push/garmin", developer{}, body, http.StatusOK, &out)
+				e.callJSON(http.MethodPost, pushPath, developer{}, body, http.StatusOK, &out)
 				if out.Stored != 1 {
 					t.Errorf("stored = %d, want 1", out.Stored)
 				}
@@ -139,7 +147,7 @@ func TestAPIBadInput(t *testing.T) {
 					t.Errorf("data events after the push = %+v, want one sleep event for %s", countTypes(evs), garminSleepKey)
 				}
 				// The same push again is a duplicate: 200, nothing new.
-				e.callJSON(http.MethodPost, "/push/garmin", developer{}, body, http.StatusOK, &out)
+				e.callJSON(http.MethodPost, pushPath, developer{}, body, http.StatusOK, &out)
 				if out.Stored != 0 || len(dataEvents(e.events(dev))) != 1 {
 					t.Errorf("the same push again stored %d records", out.Stored)
 				}

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/wearbridge/wearbridge/internal/model"
@@ -38,58 +40,139 @@ type Counts struct {
 	Problems  int // items kept raw and reported
 }
 
+// MaxProblemsPerBatch bounds the problems kept with their raw bodies for
+// one batch; beyond it one summary problem says how many more there were.
+const MaxProblemsPerBatch = 100
+
+// Batch is what one provider answer or push carried for one user.
+type Batch struct {
+	User     store.User
+	Records  []model.Record
+	Problems []model.Problem
+}
+
 // Apply stores a batch for one user. A record that cannot be stored as
 // JSON becomes a problem; the rest of the batch still lands. Only a
 // database error fails the batch, and then nothing of it is written.
 func (in *Ingest) Apply(ctx context.Context, u store.User, recs []model.Record, problems []model.Problem) (Counts, error) {
-	var c Counts
+	cs, err := in.ApplyAll(ctx, []Batch{{User: u, Records: recs, Problems: problems}})
+	if err != nil {
+		return Counts{}, err
+	}
+	return cs[0], nil
+}
+
+// ApplyAll stores several users' batches in one transaction: all of it
+// lands, or none.
+func (in *Ingest) ApplyAll(ctx context.Context, batches []Batch) ([]Counts, error) {
+	out := make([]Counts, len(batches))
 	err := in.store.InTx(ctx, func(tx *store.Tx) error {
-		c = Counts{}
-		now := in.now().UTC()
-		user := u
-		user.LastWebhookUpdate = now
-		tu := TerraUser(user)
-		for _, r := range recs {
-			if _, err := json.Marshal(r.Data); err != nil {
-				problems = append(problems, model.Problem{Type: r.Type, Err: fmt.Sprintf("record %s cannot be encoded: %v", r.Key, err), Raw: r.Raw})
-				continue
-			}
-			ch, err := tx.UpsertRecord(ctx, u.ID, r)
+		for i, b := range batches {
+			c, err := in.applyTx(ctx, tx, b.User, b.Records, b.Problems)
 			if err != nil {
-				return err
+				return fmt.Errorf("ingest for user %s: %w", b.User.ID, err)
 			}
-			if !ch.Changed {
-				c.Unchanged++
-				continue
-			}
-			body, err := json.Marshal(DataEnvelope{Type: string(r.Type), User: tu, Data: []json.RawMessage{ch.Payload}, Version: Version})
-			if err != nil {
-				return fmt.Errorf("encode event: %w", err)
-			}
-			if _, err := tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: string(r.Type),
-				RecordKey: r.Key, Version: ch.Version, Start: r.Start, End: r.End, Body: body}); err != nil {
-				return err
-			}
-			c.Stored++
-		}
-		for _, p := range problems {
-			if err := tx.AddProblem(ctx, store.Problem{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: p.Type, Err: p.Err, Raw: p.Raw}); err != nil {
-				return err
-			}
-			c.Problems++
-		}
-		if c.Stored > 0 {
-			return tx.TouchWebhookUpdate(ctx, u.ID, now)
+			out[i] = c
 		}
 		return nil
 	})
 	if err != nil {
-		return Counts{}, fmt.Errorf("ingest for user %s: %w", u.ID, err)
+		return nil, err
 	}
-	if c.Problems > 0 {
-		in.log.WarnContext(ctx, "provider data kept raw and reported", "user_id", u.ID, "provider", u.Provider, "problems", c.Problems)
+	for i, c := range out {
+		if c.Problems > 0 {
+			in.log.WarnContext(ctx, "provider data kept raw and reported", "user_id", batches[i].User.ID, "provider", batches[i].User.Provider, "problems", c.Problems)
+		}
+	}
+	return out, nil
+}
+
+func (in *Ingest) applyTx(ctx context.Context, tx *store.Tx, u store.User, recs []model.Record, problems []model.Problem) (Counts, error) {
+	var c Counts
+	now := in.now().UTC()
+	user := u
+	user.LastWebhookUpdate = now
+	tu := TerraUser(user)
+	for _, r := range recs {
+		if strings.ContainsRune(r.Key, 0) || r.Key == "" {
+			problems = append(problems, model.Problem{Type: r.Type, Err: fmt.Sprintf("record with an unusable key %q", r.Key), Raw: r.Raw})
+			continue
+		}
+		payload, err := json.Marshal(r.Data)
+		if err != nil {
+			problems = append(problems, model.Problem{Type: r.Type, Err: fmt.Sprintf("record %s cannot be encoded: %v", r.Key, err), Raw: r.Raw})
+			continue
+		}
+		if bytes.Contains(payload, []byte(`\u0000`)) {
+			// NUL characters are never health data, and PostgreSQL's
+			// jsonb cannot hold them: drop them from strings.
+			r.Data = json.RawMessage(stripNUL(payload))
+		}
+		ch, err := tx.UpsertRecord(ctx, u.ID, r)
+		if err != nil {
+			return c, err
+		}
+		if !ch.Changed {
+			c.Unchanged++
+			continue
+		}
+		body, err := json.Marshal(DataEnvelope{Type: string(r.Type), User: tu, Data: []json.RawMessage{ch.Payload}, Version: Version})
+		if err != nil {
+			return c, fmt.Errorf("encode event: %w", err)
+		}
+		if _, err := tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: string(r.Type),
+			RecordKey: r.Key, Version: ch.Version, Start: r.Start, End: r.End, Body: body}); err != nil {
+			return c, err
+		}
+		c.Stored++
+	}
+	if len(problems) > MaxProblemsPerBatch {
+		extra := len(problems) - MaxProblemsPerBatch
+		problems = append(problems[:MaxProblemsPerBatch:MaxProblemsPerBatch],
+			model.Problem{Err: fmt.Sprintf("%d more items of this batch could not be used; their raw bodies were not kept", extra)})
+	}
+	for _, p := range problems {
+		if err := tx.AddProblem(ctx, store.Problem{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: p.Type, Err: p.Err, Raw: p.Raw}); err != nil {
+			return c, err
+		}
+		c.Problems++
+	}
+	if c.Stored > 0 {
+		return c, tx.TouchWebhookUpdate(ctx, u.ID, now)
 	}
 	return c, nil
+}
+
+// stripNUL removes NUL characters from every string of a JSON document.
+func stripNUL(doc []byte) []byte {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(doc))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return doc
+	}
+	var walk func(any) any
+	walk = func(x any) any {
+		switch t := x.(type) {
+		case string:
+			return strings.ReplaceAll(t, "\x00", "")
+		case []any:
+			for i := range t {
+				t[i] = walk(t[i])
+			}
+		case map[string]any:
+			for k, e := range t {
+				delete(t, k)
+				t[strings.ReplaceAll(k, "\x00", "")] = walk(e)
+			}
+		}
+		return x
+	}
+	out, err := json.Marshal(walk(v))
+	if err != nil {
+		return doc
+	}
+	return out
 }
 
 // Sink returns a source.Sink that applies what a provider hands it to u,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wearbridge/wearbridge/internal/model"
@@ -34,7 +35,7 @@ func (tx *Tx) UpsertRecord(ctx context.Context, userID string, r model.Record) (
 	hash := hex.EncodeToString(sum[:])
 	var raw any
 	if len(r.Raw) > 0 {
-		raw = string(r.Raw)
+		raw = text(r.Raw)
 	}
 	now := ms(tx.s.now())
 	var id int64
@@ -123,10 +124,10 @@ type Problem struct {
 func (tx *Tx) AddProblem(ctx context.Context, p Problem) error {
 	var raw any
 	if len(p.Raw) > 0 {
-		raw = string(p.Raw)
+		raw = text(p.Raw)
 	}
 	err := tx.exec(ctx, `INSERT INTO problems (developer_id, user_id, provider, data_type, error, raw, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		p.DeveloperID, p.UserID, p.Provider, string(p.Type), p.Err, raw, ms(tx.s.now()))
+		p.DeveloperID, p.UserID, p.Provider, string(p.Type), text([]byte(p.Err)), raw, ms(tx.s.now()))
 	if err != nil {
 		return fmt.Errorf("add problem: %w", err)
 	}
@@ -153,4 +154,10 @@ func (s *Store) Problems(ctx context.Context, devID, userID string, limit int) (
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// text makes bytes storable in a TEXT column of either database: invalid
+// UTF-8 and NUL bytes (which PostgreSQL refuses) become U+FFFD.
+func text(b []byte) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(string(b), "\uFFFD"), "\x00", "\uFFFD")
 }

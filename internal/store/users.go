@@ -236,6 +236,10 @@ type AuthSession struct {
 
 // CreateAuthSession stores a started connection.
 func (s *Store) CreateAuthSession(ctx context.Context, a AuthSession) error {
+	// Sessions older than a day are of no use any more: drop them here.
+	if _, err := s.exec(ctx, `DELETE FROM auth_sessions WHERE created_at < ?`, ms(s.now().Add(-24*time.Hour))); err != nil {
+		return fmt.Errorf("create auth session: %w", err)
+	}
 	_, err := s.exec(ctx, `INSERT INTO auth_sessions (state, developer_id, user_id, provider, verifier, reference_id, success_redirect, failure_redirect, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.State, a.DeveloperID, a.UserID, a.Provider, a.Verifier, a.ReferenceID, a.SuccessRedirect, a.FailureRedirect, ms(s.now()))
 	if err != nil {
