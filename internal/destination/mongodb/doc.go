@@ -1,5 +1,3 @@
-//go:build mongodeps
-
 // Package mongodb delivers events into a developer's MongoDB database, one
 // document per record, kept current by idempotent, version-guarded upserts.
 //

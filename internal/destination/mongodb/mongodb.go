@@ -1,5 +1,3 @@
-//go:build mongodeps
-
 package mongodb
 
 import (
