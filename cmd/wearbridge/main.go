@@ -24,9 +24,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "wearbridge:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // -h: the flags were printed
 		}
+		fmt.Fprintln(os.Stderr, "wearbridge:", err)
 		os.Exit(1)
 	}
 }

@@ -132,7 +132,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			continue
 		}
 		if !cfg.Sandbox {
-			provs = append(provs, spec.real(cfg.Credentials[spec.name], cfg.BackfillDepth))
+			c := cfg.Credentials[spec.name]
+			if c.ClientID == "" {
+				continue // not configured: not offered
+			}
+			provs = append(provs, spec.real(c, cfg.BackfillDepth))
 			continue
 		}
 		path := sandboxPath(spec.name)
@@ -149,6 +153,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if a.Providers, err = source.NewRegistry(provs...); err != nil {
 		st.Close()
 		return nil, err
+	}
+	if len(provs) == 0 {
+		log.WarnContext(ctx, "no provider is configured: set <PROVIDER>_CLIENT_ID and <PROVIDER>_CLIENT_SECRET, or run with --sandbox")
 	}
 
 	// Destination kinds: the one place that names them.
@@ -227,7 +234,34 @@ func (a *App) simulatePush(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"status":"error","message":%q}`+"\n", "no sandbox push simulator for "+name)
 		return
 	}
-	n, err := a.SimulatePush(r.Context(), name, r.URL.Query().Get("provider_user_id"))
+	ids := []string{r.URL.Query().Get("provider_user_id")}
+	if ids[0] == "" {
+		// Default: every connected user of the provider.
+		users, err := a.Store.ActiveUsers(r.Context(), name)
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, `{"status":"error","message":"internal error"}`+"\n")
+			return
+		}
+		ids = ids[:0]
+		seen := map[string]bool{}
+		for _, u := range users {
+			if !seen[u.ProviderUserID] && len(ids) < 20 {
+				seen[u.ProviderUserID] = true
+				ids = append(ids, u.ProviderUserID)
+			}
+		}
+	}
+	n := 0
+	var err error
+	for _, id := range ids {
+		var k int
+		k, err = a.SimulatePush(r.Context(), name, id)
+		n += k
+		if err != nil {
+			break
+		}
+	}
 	if err != nil {
 		w.WriteHeader(http.StatusBadGateway)
 		fmt.Fprintf(w, `{"status":"error","message":%q}`+"\n", err.Error())

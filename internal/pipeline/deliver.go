@@ -273,12 +273,22 @@ func (d *Deliverer) step(ctx context.Context, dst store.Destination, target dest
 			seqs[i] = r.Seq
 			attempts[r.Seq] = r.Attempts
 		}
-		evs, err := d.store.EventsBySeq(ctx, seqs)
+		all, err := d.store.EventsBySeq(ctx, seqs)
 		if err != nil {
 			return false, 0, err
 		}
-		results := d.deliver(ctx, dst, target, evs)
+		// A replay may name events the destination does not take: they
+		// are settled without a delivery.
 		var ok []int64
+		evs := all[:0:0]
+		for _, ev := range all {
+			if dst.Wants(ev.Type) {
+				evs = append(evs, ev)
+			} else {
+				ok = append(ok, ev.Seq)
+			}
+		}
+		results := d.deliver(ctx, dst, target, evs)
 		var failed []store.Failure
 		for i, ev := range evs {
 			if results[i].Err == nil {

@@ -80,6 +80,7 @@ func (m *Destinations) Update(ctx context.Context, devID, id string, settings js
 		if !json.Valid(settings) {
 			return d, &BadDestinationError{"settings must be a JSON object"}
 		}
+		settings = keepMasked(d.Settings, settings)
 		d.Settings = settings
 		if err := m.check(ctx, d, !skipTest); err != nil {
 			return d, err
@@ -158,4 +159,40 @@ func KnownEventType(t string) bool {
 		return true
 	}
 	return false
+}
+
+// Masked is what the API shows instead of a credential.
+const Masked = "***"
+
+// keepMasked returns next with every value that is exactly Masked replaced
+// by the value at the same place in old, so that settings read from the API
+// (credentials masked) can be sent back with one field changed.
+func keepMasked(old, next json.RawMessage) json.RawMessage {
+	var o, n map[string]any
+	if json.Unmarshal(old, &o) != nil || json.Unmarshal(next, &n) != nil {
+		return next
+	}
+	var merge func(o, n map[string]any)
+	merge = func(o, n map[string]any) {
+		for k, v := range n {
+			switch t := v.(type) {
+			case string:
+				if t == Masked {
+					if ov, ok := o[k]; ok {
+						n[k] = ov
+					}
+				}
+			case map[string]any:
+				if om, ok := o[k].(map[string]any); ok {
+					merge(om, t)
+				}
+			}
+		}
+	}
+	merge(o, n)
+	out, err := json.Marshal(n)
+	if err != nil {
+		return next
+	}
+	return out
 }

@@ -112,7 +112,37 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.checkKey(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkKey makes sure the secret key opens what the database holds: a
+// wrong key (or replicas with different keys) is refused at start instead
+// of failing on every token and destination later.
+func (s *Store) checkKey(ctx context.Context) error {
+	var sealed string
+	err := s.queryRow(ctx, `SELECT sealed FROM key_check WHERE id = 1`).Scan(&sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		v, err := s.seal("wearbridge key check")
+		if err != nil {
+			return err
+		}
+		_, err = s.exec(ctx, `INSERT INTO key_check (id, sealed) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, v)
+		if err != nil {
+			return fmt.Errorf("store: key check: %w", err)
+		}
+		return s.checkKey(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("store: key check: %w", err)
+	}
+	if _, err := s.open(sealed); err != nil {
+		return errors.New("store: the secret key does not open this database's secrets: start with the key it was created with (--secret-key or the data folder's secret.key)")
+	}
+	return nil
 }
 
 // Close closes the database.

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/wearbridge/wearbridge/internal/model"
+	"github.com/wearbridge/wearbridge/internal/secretbox"
 	"github.com/wearbridge/wearbridge/internal/store"
 	"github.com/wearbridge/wearbridge/internal/store/storetest"
 )
@@ -269,4 +271,30 @@ func TestReplayQueuesLatestEventPerRecord(t *testing.T) {
 			t.Fatalf("type filter ignored: %d", n)
 		}
 	})
+}
+
+func TestWrongSecretKeyIsRefused(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(storetest.Name(d), func(t *testing.T) {
+			ctx := context.Background()
+			url, dir := storetest.URL(t, d), t.TempDir()
+			s, err := store.Open(ctx, store.Config{URL: url, DataDir: dir, Box: storetest.Box()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			other, _ := secretbox.New(bytes.Repeat([]byte{1}, 32))
+			if s, err := store.Open(ctx, store.Config{URL: url, DataDir: dir, Box: other}); err == nil {
+				s.Close()
+				t.Fatal("opened with another secret key")
+			} else if !strings.Contains(err.Error(), "secret key") {
+				t.Fatalf("error %q does not name the secret key", err)
+			}
+			s, err = store.Open(ctx, store.Config{URL: url, DataDir: dir, Box: storetest.Box()})
+			if err != nil {
+				t.Fatalf("reopen with the right key: %v", err)
+			}
+			s.Close()
+		})
+	}
 }

@@ -22,6 +22,13 @@ type unreachableError struct{ err error }
 func (e *unreachableError) Error() string { return e.err.Error() }
 func (e *unreachableError) Unwrap() error { return e.err }
 
+// noAnswerError marks an error meaning the brokers accepted connections but
+// did not answer: a configuration problem more likely than an outage.
+type noAnswerError struct{ err error }
+
+func (e *noAnswerError) Error() string { return e.err.Error() }
+func (e *noAnswerError) Unwrap() error { return e.err }
+
 // unreachable reports whether err means the brokers did not answer
 // (connection refused, DNS, timeout), as opposed to answering with an
 // error.
@@ -29,6 +36,10 @@ func unreachable(err error) bool {
 	var ue *unreachableError
 	if errors.As(err, &ue) {
 		return true
+	}
+	var na *noAnswerError
+	if errors.As(err, &na) {
+		return false
 	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) || isTLS(err) {

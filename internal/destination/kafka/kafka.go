@@ -323,6 +323,11 @@ func (d *Kafka) ensureTopic(ctx context.Context) error {
 	}
 	topics, err := d.adm.ListTopics(ctx, d.topic)
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) {
+			// The probe connected, so the brokers are up: a TLS or SASL
+			// mismatch makes them hang up or say nothing.
+			return &noAnswerError{fmt.Errorf("kafka: check topic: brokers %s accept connections but do not answer Kafka requests (%w); check the tls and sasl settings", d.brokers, d.scrub(err))}
+		}
 		return d.explain("check topic", err)
 	}
 	td, ok := topics[d.topic]

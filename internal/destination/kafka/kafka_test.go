@@ -695,3 +695,32 @@ func TestBrokerRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestMismatchedSecurity: TLS or SASL settings that the brokers do not
+// expect give a clear Open error (the test broker has neither), and the
+// password does not show.
+func TestMismatchedSecurity(t *testing.T) {
+	t.Parallel()
+	b := brokers(t)
+	tests := []struct {
+		name string
+		edit func(s *Settings)
+	}{
+		{"tls", func(s *Settings) { s.TLS = &TLS{Enabled: true} }},
+		{"sasl", func(s *Settings) { s.SASL = &SASL{Mechanism: "SCRAM-SHA-256", Username: "wb", Password: testPass} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := NewKind(Options{Timeout: 3 * time.Second}).Open(t.Context(), destination.Config{ID: "dst_t", Secret: testSecret,
+				Settings: settingsJSON(b, newTopic(t), tc.edit)})
+			if err == nil || !strings.Contains(err.Error(), "check the tls and sasl settings") {
+				t.Fatalf("Open: %v, want a hint at the tls and sasl settings", err)
+			}
+			if strings.Contains(err.Error(), testPass) {
+				t.Errorf("error shows the password: %v", err)
+			}
+			t.Logf("Open: %v", err)
+		})
+	}
+}

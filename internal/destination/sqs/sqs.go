@@ -273,7 +273,7 @@ type settings struct {
 var queueName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,75}(\.fifo|[A-Za-z0-9_-]{0,5})$`)
 
 // regionName is what an AWS region looks like.
-var regionName = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$|^[a-z0-9-]{2,40}$`)
+var regionName = regexp.MustCompile(`^[a-z0-9-]{2,40}$`)
 
 // urlRegion finds the region in an SQS host name:
 // sqs.<region>.amazonaws.com[.cn] or the legacy <region>.queue.amazonaws.com.

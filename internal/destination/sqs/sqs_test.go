@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"reflect"
@@ -780,4 +782,45 @@ func (p *proxy) stop() {
 		_ = c.Close()
 	}
 	clear(p.conns)
+}
+
+// TestBadCredentials answers like SQS does for an unknown access key (the
+// test server accepts any key, so a stub plays SQS here): Open fails
+// saying so, and a delivery after Open fails permanently.
+func TestBadCredentials(t *testing.T) {
+	refuse := make(chan bool, 1)
+	refuse <- true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := <-refuse
+		refuse <- v
+		if !v {
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			_, _ = io.WriteString(w, `{"Attributes":{"MaximumMessageSize":"262144"}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.Header().Set("x-amzn-query-error", "InvalidClientTokenId;Sender")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"__type":"com.amazon.coral.service#InvalidClientTokenId","message":"The security token included in the request is invalid."}`)
+	}))
+	defer srv.Close()
+	queueURL := srv.URL + "/000000000000/q"
+	_, err := NewKind(Options{}).Open(t.Context(), destination.Config{ID: "dst_t", Settings: settingsJSON(queueURL, srv.URL), Secret: testSecret})
+	if err == nil || !strings.Contains(err.Error(), "the credentials were refused") {
+		t.Fatalf("Open with refused credentials: %v", err)
+	}
+	if strings.Contains(err.Error(), testKey) {
+		t.Errorf("error shows the secret key: %v", err)
+	}
+	t.Logf("Open: %v", err)
+
+	<-refuse
+	refuse <- false // the key works for Open, then is revoked
+	q := openQueue(t, queueURL, srv.URL, nil)
+	<-refuse
+	refuse <- true
+	res := q.Deliver(t.Context(), []destination.Event{authEvent()})
+	if res[0].Err == nil || !res[0].Permanent || !strings.Contains(res[0].Err.Error(), "InvalidClientTokenId") {
+		t.Fatalf("deliver with refused credentials: %+v, want a permanent error", res[0])
+	}
 }
