@@ -18,6 +18,14 @@ import (
 	"github.com/wearbridge/wearbridge/internal/api"
 	"github.com/wearbridge/wearbridge/internal/connect"
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/azureblob"
+	"github.com/wearbridge/wearbridge/internal/destination/gcs"
+	"github.com/wearbridge/wearbridge/internal/destination/kafka"
+	"github.com/wearbridge/wearbridge/internal/destination/mongodb"
+	"github.com/wearbridge/wearbridge/internal/destination/mysql"
+	"github.com/wearbridge/wearbridge/internal/destination/postgres"
+	"github.com/wearbridge/wearbridge/internal/destination/s3"
+	"github.com/wearbridge/wearbridge/internal/destination/sqs"
 	"github.com/wearbridge/wearbridge/internal/destination/webhook"
 	"github.com/wearbridge/wearbridge/internal/jobs"
 	"github.com/wearbridge/wearbridge/internal/pipeline"
@@ -161,6 +169,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	// Destination kinds: the one place that names them.
 	if a.Kinds, err = destination.NewRegistry(
 		webhook.NewKind(webhook.Options{AllowPrivate: cfg.AllowPrivateWebhooks, Logger: log}),
+		postgres.NewKind(postgres.Options{Logger: log}),
+		mysql.NewKind(mysql.Options{Logger: log}),
+		mongodb.NewKind(mongodb.Options{Logger: log}),
+		s3.NewKind(s3.Options{Logger: log}),
+		gcs.NewKind(gcs.Options{Logger: log}),
+		azureblob.NewKind(azureblob.Options{Logger: log}),
+		sqs.NewKind(sqs.Options{Logger: log}),
+		kafka.NewKind(kafka.Options{Logger: log}),
 	); err != nil {
 		st.Close()
 		return nil, err
