@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"reflect"
 	"strings"
@@ -19,8 +21,9 @@ import (
 
 // SettingsFromEnv builds a destination's settings from the variables that
 // `scripts/test-servers up` prints, with names of its own (a new schema,
-// table prefix, database, bucket prefix, queue or topic) so that runs do
-// not see each other's data.
+// table prefix, database, bucket, container, queue or topic, created on the
+// emulator) so that runs do not see each other's data.
+// WB_DEMO_<KIND>_SETTINGS, when set, is used as is instead.
 func SettingsFromEnv(kind string) (json.RawMessage, error) {
 	suffix := strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(secretbox.RandomToken(6)))
 	need := func(names ...string) (map[string]string, error) {
@@ -55,11 +58,10 @@ func SettingsFromEnv(kind string) (json.RawMessage, error) {
 		}
 		settings = map[string]any{"uri": env["TEST_MONGODB_URI"], "database": "wearbridge_demo_" + suffix}
 	default:
-		raw := os.Getenv("WB_DEMO_" + strings.ToUpper(kind) + "_SETTINGS")
-		if raw == "" {
-			return nil, fmt.Errorf("demo --destination %s: no settings (set WB_DEMO_%s_SETTINGS, which scripts/test-servers up prints)", kind, strings.ToUpper(kind))
+		if raw := os.Getenv("WB_DEMO_" + strings.ToUpper(kind) + "_SETTINGS"); raw != "" {
+			return json.RawMessage(raw), nil
 		}
-		return json.RawMessage(raw), nil
+		return provision(context.Background(), kind, suffix)
 	}
 	return json.Marshal(settings)
 }
@@ -99,6 +101,36 @@ func readBack(ctx context.Context, a *app.App, kind string, evs []store.Event) (
 	if !ok {
 		return nil, fmt.Errorf("destination kind %s cannot read back", kind)
 	}
+	toDest := func(ev store.Event) destination.Event {
+		return destination.Event{Seq: ev.Seq, DeliveryID: pipeline.DeliveryID(dst.ID, ev.Seq), Type: ev.Type,
+			UserID: ev.UserID, Provider: ev.Provider, RecordKey: ev.RecordKey, Version: ev.Version, Start: ev.Start, End: ev.End,
+			CreatedAt: ev.CreatedAt, Body: ev.Body}
+	}
+	var bulk map[string]json.RawMessage
+	if b, ok := target.(destination.BulkReadBacker); ok {
+		all := make([]destination.Event, len(evs))
+		for i, ev := range evs {
+			all[i] = toDest(ev)
+		}
+		// A queue may answer a receive with nothing while messages are
+		// there (SQS samples its servers): look again for what is missing.
+		bulk = map[string]json.RawMessage{}
+		for try := 0; try < 5 && len(all) > 0; try++ {
+			got, err := b.ReadBackAll(ctx, all)
+			if err != nil {
+				return nil, fmt.Errorf("read back: %w", err)
+			}
+			missing := all[:0]
+			for _, ev := range all {
+				if doc, ok := got[ev.DeliveryID]; ok {
+					bulk[ev.DeliveryID] = doc
+				} else {
+					missing = append(missing, ev)
+				}
+			}
+			all = missing
+		}
+	}
 	res := &Result{ByType: map[string]int{}, Events: len(evs)}
 	// A record's destination row holds its newest version only: an event
 	// superseded by a newer one of the same record is checked through that
@@ -117,15 +149,28 @@ func readBack(ctx context.Context, a *app.App, kind string, evs []store.Event) (
 			res.ByType[ev.Type]++
 			continue
 		}
-		got, err := rb.ReadBack(ctx, destination.Event{Seq: ev.Seq, DeliveryID: pipeline.DeliveryID(dst.ID, ev.Seq), Type: ev.Type,
-			UserID: ev.UserID, Provider: ev.Provider, RecordKey: ev.RecordKey, Version: ev.Version, Start: ev.Start, End: ev.End,
-			CreatedAt: ev.CreatedAt, Body: ev.Body})
+		var got json.RawMessage
+		var err error
+		if bulk != nil {
+			var ok bool
+			if got, ok = bulk[pipeline.DeliveryID(dst.ID, ev.Seq)]; !ok {
+				err = destination.ErrNotFound
+			}
+		} else {
+			got, err = rb.ReadBack(ctx, toDest(ev))
+		}
 		if err != nil {
 			if !errors.Is(err, destination.ErrNotFound) {
 				return nil, fmt.Errorf("read back event %d: %w", ev.Seq, err)
 			}
 			res.Failed++
 			continue
+		}
+		if url := offloadedURL(got); url != "" {
+			// Too large for the destination: it carries a link to the body.
+			if got, err = fetch(ctx, url); err != nil {
+				return nil, fmt.Errorf("fetch offloaded event %d: %w", ev.Seq, err)
+			}
 		}
 		if !sameDocument(got, ev.Body) {
 			res.Failed++
@@ -155,4 +200,32 @@ func sameDocument(got, body []byte) bool {
 		}
 	}
 	return false
+}
+
+// offloadedURL returns the link of an s3_payload event, or "".
+func offloadedURL(doc []byte) string {
+	var p struct {
+		Type string `json:"type"`
+		URL  string `json:"url"`
+	}
+	if json.Unmarshal(doc, &p) != nil || p.Type != "s3_payload" {
+		return ""
+	}
+	return p.URL
+}
+
+func fetch(ctx context.Context, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 }

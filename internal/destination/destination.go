@@ -90,6 +90,13 @@ type ReadBacker interface {
 	ReadBack(ctx context.Context, ev Event) (json.RawMessage, error)
 }
 
+// BulkReadBacker is implemented by kinds that read back more cheaply in
+// one pass (a queue is scanned once): it returns what the destination
+// holds, keyed by delivery id, for those of evs it found.
+type BulkReadBacker interface {
+	ReadBackAll(ctx context.Context, evs []Event) (map[string]json.RawMessage, error)
+}
+
 // HealthcheckRemover is implemented by kinds that can remove the
 // "healthcheck" event the core delivers to test a new destination.
 type HealthcheckRemover interface {

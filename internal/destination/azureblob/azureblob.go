@@ -9,18 +9,20 @@
 //
 // or
 //
-//		{"account_url": "https://acct.blob.core.windows.net", "account_key": "...", "container": "health-data"}
-//		{"account_url": "https://acct.blob.core.windows.net", "sas": "sv=...&sig=...", "container": "health-data"}
+//	{"account_url": "https://acct.blob.core.windows.net", "account_key": "...", "container": "health-data"}
+//	{"account_url": "https://acct.blob.core.windows.net", "sas": "sv=...&sig=...", "container": "health-data"}
 //
-//	  - container (required): the container; it must exist.
-//	  - connection_string: a storage account connection string (with
-//	    AccountKey or SharedAccessSignature). Or else:
-//	  - account_url: the blob service URL, https://ACCOUNT.blob.core.windows.net
-//	    (or an emulator's http://127.0.0.1:10000/ACCOUNT), with either
-//	    account_key (the account's shared key; the account name is taken
-//	    from the URL unless account_name is set) or sas (a SAS token for the
-//	    account or the container, with the leading ? or not).
-//	  - prefix (optional): a folder for all blobs ("wearbridge/prod").
+// Fields:
+//
+//   - container (required): the container; it must exist.
+//   - connection_string: a storage account connection string (with
+//     AccountKey or SharedAccessSignature). Or else:
+//   - account_url: the blob service URL, https://ACCOUNT.blob.core.windows.net
+//     (or an emulator's http://127.0.0.1:10000/ACCOUNT), with either
+//     account_key (the account's shared key; the account name is taken
+//     from the URL unless account_name is set) or sas (a SAS token for the
+//     account or the container, with the leading ? or not).
+//   - prefix (optional): a folder for all blobs ("wearbridge/prod").
 //
 // Keys and SAS signatures never appear in logs or error messages. The
 // credentials need read, write, delete and list permissions on the

@@ -4,19 +4,21 @@
 //
 // # Settings
 //
-//		{"bucket": "my-health-data", "credentials_json": "{\"type\":\"service_account\",...}", "prefix": "wearbridge"}
+//	{"bucket": "my-health-data", "credentials_json": "{\"type\":\"service_account\",...}", "prefix": "wearbridge"}
 //
-//	  - bucket (required): the bucket; it must exist.
-//	  - credentials_json (required unless endpoint is set or the server runs
-//	    with STORAGE_EMULATOR_HOST): a service-account key file's contents,
-//	    as a JSON string or as the JSON object itself. Only service-account
-//	    keys are accepted. The private key never appears in logs or error
-//	    messages.
-//	  - endpoint (optional): the base URL of a GCS-compatible server or
-//	    emulator ("http://127.0.0.1:4443"); requests go to
-//	    endpoint/storage/v1/, without credentials unless credentials_json is
-//	    set too.
-//	  - prefix (optional): a folder for all objects ("wearbridge/prod").
+// Fields:
+//
+//   - bucket (required): the bucket; it must exist.
+//   - credentials_json (required unless endpoint is set or the server runs
+//     with STORAGE_EMULATOR_HOST): a service-account key file's contents,
+//     as a JSON string or as the JSON object itself. Only service-account
+//     keys are accepted. The private key never appears in logs or error
+//     messages.
+//   - endpoint (optional): the base URL of a GCS-compatible server or
+//     emulator ("http://127.0.0.1:4443"); requests go to
+//     endpoint/storage/v1/, without credentials unless credentials_json is
+//     set too.
+//   - prefix (optional): a folder for all objects ("wearbridge/prod").
 //
 // The service account needs roles/storage.objectAdmin on the bucket (or
 // storage.objects.create, get, delete and list). Open writes and deletes
@@ -54,6 +56,7 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"cloud.google.com/go/storage"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
@@ -383,6 +386,13 @@ func (s *store) fail(op string, err error, bucketOp bool) error {
 		return &objectstore.Error{Msg: op + ": canceled", Err: err}
 	}
 	e := &objectstore.Error{Err: err}
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Response != nil && ae.Response.StatusCode >= 400 && ae.Response.StatusCode < 500 {
+		// The token endpoint refused the service-account key.
+		e.Msg = objectstore.Scrub(fmt.Sprintf("%s: the credentials were refused: %s (HTTP %d)", op, tokenError(ae), ae.Response.StatusCode), s.secret)
+		e.Permanent = true
+		return e
+	}
 	var ge *googleapi.Error
 	status := 0
 	msg := err.Error()
@@ -416,4 +426,20 @@ func (s *store) fail(op string, err error, bucketOp bool) error {
 	}
 	e.Msg = objectstore.Scrub(e.Msg, s.secret)
 	return e
+}
+
+// tokenError renders a refused token request: the OAuth error and its
+// description when the body has them, else the error on one line.
+func tokenError(ae *auth.Error) string {
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(ae.Body, &body) == nil && body.Error != "" {
+		if body.Description != "" {
+			return body.Error + ": " + body.Description
+		}
+		return body.Error
+	}
+	return strings.Join(strings.Fields(ae.Error()), " ")
 }

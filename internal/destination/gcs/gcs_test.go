@@ -1,7 +1,15 @@
 package gcs
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -9,6 +17,8 @@ import (
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/option"
 
+	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/objectstore"
 	"github.com/wearbridge/wearbridge/internal/destination/objectstore/objectstoretest"
 )
 
@@ -101,4 +111,78 @@ func TestConformance(t *testing.T) {
 		NewBucket: newBucket(addr),
 		Settings:  settingsFor,
 	})
+}
+
+// serviceAccountKey returns a service-account key with a fresh RSA key,
+// whose tokens come from tokenURL.
+func serviceAccountKey(t *testing.T, tokenURL string) (keyJSON, privatePEM string) {
+	t.Helper()
+	pk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privatePEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	b, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "p", "private_key_id": "k1", "private_key": privatePEM,
+		"client_email": "wb@p.iam.gserviceaccount.com", "client_id": "1", "token_uri": tokenURL,
+	})
+	return string(b), privatePEM
+}
+
+// TestBadCredentials: a service-account key that Google's token endpoint
+// refuses fails Open, permanently, with a clear error that does not show
+// the key. fake-gcs-server accepts anything, so the token endpoint is
+// faked here.
+func TestBadCredentials(t *testing.T) {
+	addr := serverAddr(t)
+	t.Setenv("STORAGE_EMULATOR_HOST", "") // the emulator mode would ignore the key
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`)
+	}))
+	defer tokens.Close()
+	key, private := serviceAccountKey(t, tokens.URL)
+	bucket := newBucket(addr)(t)
+	raw, _ := json.Marshal(map[string]any{"bucket": bucket, "endpoint": "http://" + addr, "credentials_json": json.RawMessage(key)})
+	_, err := NewKind(Options{}).Open(t.Context(), destination.Config{ID: "dst_bad", Settings: raw})
+	if err == nil {
+		t.Fatal("Open succeeded")
+	}
+	t.Logf("error: %v", err)
+	if !strings.Contains(err.Error(), "credentials were refused") || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("error %q does not say the credentials were refused", err)
+	}
+	var oe *objectstore.Error
+	if !errors.As(err, &oe) || !oe.Permanent {
+		t.Errorf("not permanent: %#v", err)
+	}
+	body := strings.Split(private, "\n")[1] // a line of the key's base64
+	if strings.Contains(err.Error(), body) {
+		t.Errorf("error shows the private key: %v", err)
+	}
+}
+
+// TestEmulatorFromEnvironment: with STORAGE_EMULATOR_HOST set, settings
+// need only the bucket.
+func TestEmulatorFromEnvironment(t *testing.T) {
+	objectstoretest.Require(t, "STORAGE_EMULATOR_HOST")
+	bucket := newBucket(serverAddr(t))(t)
+	d, err := NewKind(Options{}).Open(t.Context(), destination.Config{ID: "dst_env", Settings: json.RawMessage(`{"bucket":"` + bucket + `"}`)})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer d.Close()
+	ev := destination.Event{DeliveryID: "dlv_1", Type: "auth", UserID: "u1", Body: json.RawMessage(`{"type":"auth"}`)}
+	if r := d.Deliver(t.Context(), []destination.Event{ev}); r[0].Err != nil {
+		t.Fatalf("Deliver: %v", r[0].Err)
+	}
+	got, err := d.(*objectstore.Dest).ReadBack(t.Context(), ev)
+	if err != nil || string(got) != `{"type":"auth"}` {
+		t.Errorf("ReadBack = %s, %v", got, err)
+	}
 }

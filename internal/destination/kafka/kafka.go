@@ -66,6 +66,22 @@
 //
 // A Deliver call produces its whole batch at once and waits for every
 // record's acknowledgement; each event gets its own record's result.
+//
+// # Errors
+//
+// Unreachable brokers, timeouts, leader changes, a missing topic and
+// missing ACLs are retried (a topic or an ACL can appear later); a refused
+// SASL login and a record the broker rejects as invalid or too large are
+// not. If the topic disappears, the destination checks it again (and,
+// with create_topic, recreates it) before the next delivery.
+//
+// # Read-back and healthchecks
+//
+// ReadBack (for tests and the demo) reads the whole topic, within the
+// timeout, and returns the first record with the event's delivery_id.
+// There is no healthcheck removal: a record cannot be deleted from a log,
+// so the healthcheck record stays in the topic (consumers skip type
+// "healthcheck").
 package kafka
 
 import (
@@ -215,7 +231,6 @@ type Kafka struct {
 	scrubs   []string     // secrets that must not appear in errors
 	connOpts []kgo.Opt    // brokers, SASL, TLS: shared by every client
 	seeds    []string     // for the reachability probe
-	tlsCfg   *tls.Config  // nil for plaintext
 	client   *kgo.Client  // the producer
 	adm      *kadm.Client // on client
 	timeout  time.Duration
@@ -264,13 +279,13 @@ func (k *Kind) Open(ctx context.Context, cfg destination.Config) (destination.De
 		d.connOpts = append(d.connOpts, kgo.SASL(mechanism(*s.SASL)))
 	}
 	if s.TLS != nil && s.TLS.Enabled {
-		d.tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.TLS.InsecureSkipVerify} //nolint:gosec // opt-in setting
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.TLS.InsecureSkipVerify}
 		if s.TLS.CAPEM != "" {
 			pool := x509.NewCertPool()
 			pool.AppendCertsFromPEM([]byte(s.TLS.CAPEM)) // checked by parseSettings
-			d.tlsCfg.RootCAs = pool
+			tc.RootCAs = pool
 		}
-		d.connOpts = append(d.connOpts, kgo.DialTLSConfig(d.tlsCfg))
+		d.connOpts = append(d.connOpts, kgo.DialTLSConfig(tc))
 	}
 	codec, _ := compression(s.Compression) // checked by parseSettings
 	popts := append(append([]kgo.Opt(nil), d.connOpts...),

@@ -227,7 +227,7 @@ func nullString(s string) any {
 // events, each as multi-row statements.
 func (m *MySQL) write(ctx context.Context, items []item) error {
 	var stmts []stmt
-	stmts = m.userStmts(stmts, items)
+	stmts, users := m.userStmts(stmts, items)
 	stmts = m.recordStmts(stmts, items)
 	stmts = m.eventStmts(stmts, items)
 	if len(stmts) == 0 {
@@ -244,7 +244,11 @@ func (m *MySQL) write(ctx context.Context, items []item) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	m.known.add(users)
+	return nil
 }
 
 // userStmts adds the writes of the users the items carry. The user object
@@ -252,9 +256,11 @@ func (m *MySQL) write(ctx context.Context, items []item) error {
 // accompany every change of a user's reference id or active flag) replaces
 // the row unless the row came from a newer event. The user object of a
 // data event only adds a user not yet known: rewriting the same user row
-// for every record would double the work of a batch.
-func (m *MySQL) userStmts(out []stmt, items []item) []stmt {
+// for every record would double the work of a batch. It also returns the
+// rows it writes.
+func (m *MySQL) userStmts(out []stmt, items []item) ([]stmt, []*userRow) {
 	upserts, inserts := pickUsers(items)
+	inserts = m.known.unknown(inserts)
 	const cols = 5
 	add := func(rows []*userRow, conflict string) {
 		for _, c := range chunks(len(rows), cols, func(int) int { return 128 }) {
@@ -273,7 +279,7 @@ func (m *MySQL) userStmts(out []stmt, items []item) []stmt {
 			active = IF(VALUES(updated_at) >= updated_at, VALUES(active), active),
 			updated_at = IF(VALUES(updated_at) >= updated_at, VALUES(updated_at), updated_at)`)
 	add(inserts, ` ON DUPLICATE KEY UPDATE user_id = user_id`)
-	return out
+	return out, append(upserts, inserts...)
 }
 
 // pickUsers returns, per user, the newest user object of a non-data event

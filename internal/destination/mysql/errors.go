@@ -120,6 +120,7 @@ func unreachable(err error) bool {
 func (m *MySQL) checkMissing(err error) {
 	if serverError(err) == errNoSuchTable {
 		m.layoutOK.Store(false)
+		m.known.reset()
 	}
 }
 

@@ -3,14 +3,16 @@
 //
 // # Settings
 //
-//		{"dsn": "user:password@tcp(host:3306)/db?tls=true", "table_prefix": "wb_"}
+//	{"dsn": "user:password@tcp(host:3306)/db?tls=true", "table_prefix": "wb_"}
 //
-//	  - dsn (required): a go-sql-driver/mysql DSN naming a database. The
-//	    password lives only here; it never appears in logs or error messages.
-//	    wearbridge sets parseTime, UTC times and client-side parameter
-//	    interpolation itself, and never allows LOAD DATA LOCAL INFILE.
-//	  - table_prefix (default ""): prepended to every table name; letters,
-//	    digits and underscores, at most 40 characters.
+// The fields:
+//
+//   - dsn (required): a go-sql-driver/mysql DSN naming a database. The
+//     password lives only here; it never appears in logs or error messages.
+//     wearbridge sets parseTime, UTC times and client-side parameter
+//     interpolation itself, and never allows LOAD DATA LOCAL INFILE.
+//   - table_prefix (default ""): prepended to every table name; letters,
+//     digits and underscores, at most 40 characters.
 //
 // The user needs CREATE on the database the first time (to create the
 // tables) and INSERT, UPDATE, SELECT and DELETE on them afterwards. If the
@@ -163,6 +165,7 @@ type MySQL struct {
 
 	layoutMu sync.Mutex
 	layoutOK atomic.Bool
+	known    knownUsers
 }
 
 // Open validates cfg, connects and creates the tables if they are absent.

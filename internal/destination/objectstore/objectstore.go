@@ -8,26 +8,29 @@
 // One object per record, holding the full event envelope (the body
 // wearbridge would POST to a webhook), Content-Type application/json:
 //
-//		[prefix/]2022-03-16/{type}/{user_id}-{start}-{record_key}.json      data events
-//		[prefix/]2022-03-16/{type}/{user_id}-{created}-{delivery_id}.json   other events
-//		[prefix/]2022-03-16/{type}/{created}-{delivery_id}.json             other events without a user
+//	[prefix/]2022-03-16/{type}/{user_id}-{start}-{record_key}.json      data events
+//	[prefix/]2022-03-16/{type}/{user_id}-{created}-{delivery_id}.json   other events
+//	[prefix/]2022-03-16/{type}/{created}-{delivery_id}.json             other events without a user
 //
-//	  - 2022-03-16 is the Terra API version of the envelopes.
-//	  - {type} is the envelope type: activity, sleep, daily, body, nutrition,
-//	    menstruation, athlete; auth, deauth, healthcheck, ...
-//	  - {start} is the record's start time (metadata.start_time) in UTC,
-//	    ISO 8601 basic format to the second: 2024-10-10T01:01:59.5+00:00 is
-//	    20241010T010159Z. It is always 16 characters.
-//	  - {record_key} is the record's identity within (user, type): the
-//	    provider's own id, or the day for day summaries. It is part of the
-//	    name because one user can have several records with the same start
-//	    (Withings and Garmin body measurements taken at one instant).
-//	  - {created} is when wearbridge recorded the event, in the same format;
-//	    {delivery_id} keeps two events of one second apart.
-//	  - In {user_id}, {record_key} and {delivery_id}, every byte other than
-//	    A-Z a-z 0-9 . _ - is written as ~ and two uppercase hex digits
-//	    ("bodycomp:x1" becomes "bodycomp~3Ax1"), so names are URL-safe and
-//	    never contain colons.
+// Where:
+//
+//   - 2022-03-16 is the Terra API version of the envelopes.
+//   - {type} is the envelope type: activity, sleep, daily, body, nutrition,
+//     menstruation, athlete; auth, deauth, healthcheck, ...
+//   - {start} is the record's start time (metadata.start_time) in UTC,
+//     ISO 8601 basic format to the second: 2024-10-10T03:01:59.5+02:00 is
+//     20241010T010159Z. It is always 16 characters (a record without a
+//     start gets 00010101T000000Z).
+//   - {record_key} is the record's identity within (user, type): the
+//     provider's own id, or the day for day summaries. It is part of the
+//     name because one user can have several records with the same start
+//     (Withings and Garmin body measurements taken at one instant).
+//   - {created} is when wearbridge recorded the event, in the same format;
+//     {delivery_id} keeps two events of one second apart.
+//   - In {user_id}, {record_key} and {delivery_id}, every byte other than
+//     A-Z a-z 0-9 . _ - is written as ~ and two uppercase hex digits
+//     ("bodycomp:x1" becomes "bodycomp~3Ax1"), so names are URL-safe and
+//     never contain colons.
 //
 // Each object carries metadata (S3 x-amz-meta-*, GCS custom metadata, Azure
 // blob metadata; Azure spells the names with _ instead of -):
@@ -46,8 +49,8 @@
 // in between, so a stale retry or replay never overwrites a newer version.
 // If a provider moves a record's start time, the next version is written
 // under its new name and the object under the old name is deleted. To find
-// it, each batch lists the {type}/{user_id}- folder of every (user, type)
-// it writes to once. Other events are written under their delivery id;
+// it, each batch lists the {type}/{user_id}- names of every (user, type)
+// it writes to, once per batch. Other events are written under their delivery id;
 // writing one again rewrites the same bytes. A batch is written with at
 // most DefaultConcurrency requests in flight, and each event gets its own
 // result.

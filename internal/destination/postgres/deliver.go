@@ -210,7 +210,7 @@ func eventTime(ev *destination.Event) time.Time {
 // users, then each data table, then events, each as multi-row statements.
 func (p *Postgres) write(ctx context.Context, items []item) error {
 	b := &pgx.Batch{}
-	// p.queueUsers(b, items)
+	users := p.queueUsers(b, items)
 	p.queueRecords(b, items)
 	p.queueEvents(b, items)
 	if b.Len() == 0 {
@@ -228,6 +228,7 @@ func (p *Postgres) write(ctx context.Context, items []item) error {
 		p.checkMissing(err)
 		return err
 	}
+	p.known.add(users)
 	return nil
 }
 
@@ -236,9 +237,11 @@ func (p *Postgres) write(ctx context.Context, items []item) error {
 // that accompany every change of a user's reference id or active flag)
 // replaces the row unless the row came from a newer event. The user object
 // of a data event only adds a user not yet known: rewriting the same user
-// row for every record would double the work of a batch.
-func (p *Postgres) queueUsers(b *pgx.Batch, items []item) {
+// row for every record would double the work of a batch. It returns the
+// rows it queued.
+func (p *Postgres) queueUsers(b *pgx.Batch, items []item) []*userRow {
 	upserts, inserts := pickUsers(items)
+	inserts = p.known.unknown(inserts)
 	queue := func(rows []*userRow, conflict string) {
 		for _, c := range chunks(len(rows), func(int) int { return 128 }) {
 			part := rows[c[0]:c[1]]
@@ -264,6 +267,7 @@ func (p *Postgres) queueUsers(b *pgx.Batch, items []item) {
 			reference_id = excluded.reference_id, active = excluded.active, updated_at = excluded.updated_at
 		WHERE u.updated_at <= excluded.updated_at`)
 	queue(inserts, ` ON CONFLICT (user_id) DO NOTHING`)
+	return append(upserts, inserts...)
 }
 
 // pickUsers returns, per user, the newest user object of a non-data event

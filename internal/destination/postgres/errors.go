@@ -102,6 +102,7 @@ func (p *Postgres) checkMissing(err error) {
 	switch sqlState(err) {
 	case "42P01", "3F000": // undefined_table, invalid_schema_name
 		p.layoutOK.Store(false)
+		p.known.reset()
 	}
 }
 

@@ -3,14 +3,16 @@
 //
 // # Settings
 //
-//		{"dsn": "postgres://user:password@host:5432/db?sslmode=require", "schema": "wearbridge"}
+//	{"dsn": "postgres://user:password@host:5432/db?sslmode=require", "schema": "wearbridge"}
 //
-//	  - dsn (required): a libpq connection URL or key=value string, as pgx
-//	    accepts it. The password lives only here; it never appears in logs or
-//	    error messages.
-//	  - schema (default "wearbridge"): the schema that holds the tables;
-//	    lowercase letters, digits and underscores, at most 63 characters, not
-//	    starting with pg_. It is created if absent.
+// The fields:
+//
+//   - dsn (required): a libpq connection URL or key=value string, as pgx
+//     accepts it. The password lives only here; it never appears in logs or
+//     error messages.
+//   - schema (default "wearbridge"): the schema that holds the tables;
+//     lowercase letters, digits and underscores, at most 63 characters, not
+//     starting with pg_. It is created if absent.
 //
 // The role needs CREATE on the database the first time (to create the
 // schema and tables) and INSERT, UPDATE, SELECT and DELETE on the tables
@@ -43,7 +45,8 @@
 // WHERE version <= excluded.version), so a retried or replayed stale event
 // never overwrites a newer version; a non-data event is inserted once per
 // delivery id. A batch of events is written with one multi-row statement
-// per table, all in one transaction; if that fails because of one event's
+// per table (INSERT ... SELECT FROM unnest of one array per column), all in
+// one transaction and one round trip; if that fails because of one event's
 // data, each event is written on its own, so the others still land.
 //
 // payload and body are jsonb, so PostgreSQL normalises them (key order,
@@ -163,6 +166,7 @@ type Postgres struct {
 
 	layoutMu sync.Mutex
 	layoutOK atomic.Bool
+	known    knownUsers
 }
 
 // Open validates cfg, connects and creates the schema and tables if they

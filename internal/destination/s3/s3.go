@@ -4,18 +4,20 @@
 //
 // # Settings
 //
-//		{"bucket": "my-health-data", "region": "eu-west-1",
-//		 "access_key_id": "AKIA...", "secret_access_key": "...", "prefix": "wearbridge"}
+//	{"bucket": "my-health-data", "region": "eu-west-1",
+//	 "access_key_id": "AKIA...", "secret_access_key": "...", "prefix": "wearbridge"}
 //
-//	  - bucket (required): the bucket; it must exist.
-//	  - region (required unless endpoint is set; then default us-east-1):
-//	    the bucket's region.
-//	  - endpoint (optional): the base URL of an S3-compatible store
-//	    ("https://minio.example.com:9000"). When set, requests use path-style
-//	    addressing (endpoint/bucket/key).
-//	  - access_key_id, secret_access_key (required): the credentials. The
-//	    secret never appears in logs or error messages.
-//	  - prefix (optional): a folder for all objects ("wearbridge/prod").
+// Fields:
+//
+//   - bucket (required): the bucket; it must exist.
+//   - region (required unless endpoint is set; then default us-east-1):
+//     the bucket's region.
+//   - endpoint (optional): the base URL of an S3-compatible store
+//     ("https://minio.example.com:9000"). When set, requests use path-style
+//     addressing (endpoint/bucket/key).
+//   - access_key_id, secret_access_key (required): the credentials. The
+//     secret never appears in logs or error messages.
+//   - prefix (optional): a folder for all objects ("wearbridge/prod").
 //
 // The credentials need s3:PutObject, s3:GetObject, s3:DeleteObject and
 // s3:ListBucket on the bucket. Open writes and deletes the object
@@ -240,6 +242,10 @@ func newStore(s Settings) *store {
 	if s.Endpoint != "" {
 		o.BaseEndpoint = aws.String(s.Endpoint)
 		o.UsePathStyle = true
+		// Many S3-compatible stores reject the flexible checksums the SDK
+		// sends by default; send them only where S3 requires them.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	}
 	return &store{client: s3.New(o), http: hc, bucket: s.Bucket, endpoint: endpoint, secret: s.SecretAccessKey}
 }

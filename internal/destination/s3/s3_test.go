@@ -3,8 +3,13 @@ package s3
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -130,5 +135,87 @@ func TestSecretNotInErrors(t *testing.T) {
 	err := s.fail("put x", errors.New("signature for "+secret+" failed"))
 	if strings.Contains(err.Error(), secret) {
 		t.Errorf("error shows the secret: %v", err)
+	}
+}
+
+// fakeS3 answers like S3 would in the cases TestErrors needs: every
+// request to bucket "denied" is refused, "busy" is throttled, "old"
+// refuses conditional requests with 501.
+func fakeS3(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var conditional atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		fail := func(status int, code, msg string) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(status)
+			if r.Method != http.MethodHead {
+				fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>r1</RequestId></Error>`, code, msg)
+			}
+		}
+		switch {
+		case bucket == "denied":
+			fail(http.StatusForbidden, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
+		case bucket == "busy":
+			fail(http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+		case r.Header.Get("If-Match") != "" || r.Header.Get("If-None-Match") != "":
+			conditional.Add(1)
+			fail(http.StatusNotImplemented, "NotImplemented", "A header you provided implies functionality that is not implemented.")
+		case r.Method == http.MethodHead:
+			w.WriteHeader(http.StatusNotFound)
+		case r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "2":
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>old</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`)
+		case r.Method == http.MethodPut || r.Method == http.MethodDelete:
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("ETag", `"abc"`)
+			w.WriteHeader(http.StatusOK)
+		default:
+			fail(http.StatusBadRequest, "InvalidRequest", "unexpected "+r.Method)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &conditional
+}
+
+// TestErrors checks how answers of an S3 server are classified (gofakes3
+// accepts any key, so refused credentials are faked here).
+func TestErrors(t *testing.T) {
+	srv, conditional := fakeS3(t)
+	settings := func(bucket string) json.RawMessage {
+		b, _ := json.Marshal(Settings{Bucket: bucket, Endpoint: srv.URL, AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret-never-shown"})
+		return b
+	}
+	k := NewKind(Options{})
+
+	// Refused credentials: Open fails, clearly, for good.
+	_, err := k.Open(t.Context(), destination.Config{ID: "dst_1", Settings: settings("denied")})
+	if err == nil || !strings.Contains(err.Error(), `access to bucket "denied" denied: InvalidAccessKeyId`) {
+		t.Errorf("Open with refused credentials: %v", err)
+	}
+	t.Logf("refused: %v", err)
+	var oe *objectstore.Error
+	if !errors.As(err, &oe) || !oe.Permanent {
+		t.Errorf("refused credentials are not permanent: %#v", err)
+	}
+
+	// Throttling: retryable, with a hint.
+	st := newStore(Settings{Bucket: "busy", Region: "us-east-1", Endpoint: srv.URL, AccessKeyID: "AK", SecretAccessKey: "SK"})
+	err = st.Put(t.Context(), "x.json", []byte(`{}`), nil, objectstore.Cond{})
+	if !errors.As(err, &oe) || oe.Permanent || oe.RetryAfter == 0 || !strings.Contains(err.Error(), "SlowDown") {
+		t.Errorf("throttled: %v", err)
+	}
+
+	// A store without conditional writes: one 501, then plain writes.
+	d, err := k.Open(t.Context(), destination.Config{ID: "dst_2", Settings: settings("old")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := destination.Event{DeliveryID: "d1", Type: "sleep", UserID: "u1", RecordKey: "k", Version: 1, Body: json.RawMessage(`{}`)}
+	for range 2 {
+		if r := d.Deliver(t.Context(), []destination.Event{ev}); r[0].Err != nil {
+			t.Fatalf("Deliver: %v", r[0].Err)
+		}
+	}
+	if n := conditional.Load(); n != 1 {
+		t.Errorf("%d conditional requests, want 1", n)
 	}
 }

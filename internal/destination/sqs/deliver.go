@@ -1,6 +1,7 @@
 package sqs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -104,7 +106,7 @@ func (q *Queue) message(ctx context.Context, ev *destination.Event) (message, *d
 	if len(ev.Body) == 0 || ev.Body[0] != '{' {
 		return fail(true, "body is not a JSON object")
 	}
-	body := []byte(ev.Body)
+	body := sqsSafe(ev.Body)
 	typ := ev.Type
 	attrs := q.attributes(ev, typ, body)
 	if size := attrSize(body, attrs); size > q.limit {
@@ -263,4 +265,35 @@ func (q *Queue) callResult(ctx context.Context, err error) destination.Result {
 		return destination.Result{Err: fmt.Errorf("sqs: not sent: %w", context.Cause(ctx))}
 	}
 	return destination.Result{Err: q.explain("send", err), Permanent: permanent(err)}
+}
+
+// sqsSafe writes every character outside the Basic Multilingual Plane
+// (emoji in activity names, say) as a JSON \\u escape pair: the same JSON
+// value, in characters every SQS implementation accepts (some emulators
+// refuse #x10000 and up, which SQS documents as allowed). The signature is
+// computed over the body as sent.
+func sqsSafe(body []byte) []byte {
+	if utf8.Valid(body) && !hasAstral(body) {
+		return body
+	}
+	var b bytes.Buffer
+	b.Grow(len(body) + 16)
+	for _, r := range string(body) {
+		if r > 0xFFFF {
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, "\\u%04x\\u%04x", r1, r2)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.Bytes()
+}
+
+func hasAstral(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] >= 0xF0 {
+			return true
+		}
+	}
+	return false
 }

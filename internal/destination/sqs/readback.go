@@ -52,6 +52,22 @@ func (q *Queue) ReadBack(ctx context.Context, ev destination.Event) (json.RawMes
 	return found, nil
 }
 
+// ReadBackAll is ReadBack for many events in one pass over the queue.
+func (q *Queue) ReadBackAll(ctx context.Context, evs []destination.Event) (map[string]json.RawMessage, error) {
+	want := make(map[string]bool, len(evs))
+	for _, ev := range evs {
+		want[ev.DeliveryID] = true
+	}
+	found := make(map[string]json.RawMessage, len(evs))
+	err := q.peek(ctx, func(m types.Message) (del, stop bool) {
+		if id := attr(m, attrDeliveryID); want[id] {
+			found[id] = json.RawMessage(aws.ToString(m.Body))
+		}
+		return false, len(found) == len(want)
+	})
+	return found, err
+}
+
 // RemoveHealthcheck deletes the message carrying ev's delivery id, or
 // returns destination.ErrNotFound. Like ReadBack it looks at most at the
 // first 1,000 visible messages.

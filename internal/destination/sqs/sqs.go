@@ -63,6 +63,21 @@
 // Events are sent with SendMessageBatch, 10 (and at most 256 KiB) per call,
 // several calls at a time on standard queues and one at a time, in order,
 // on FIFO queues. A rejected entry fails only its own event.
+//
+// # Errors
+//
+// A refused connection, a timeout, throttling, a 5xx, a missing queue and
+// AccessDenied are retried (a queue or a policy can appear later); refused
+// credentials (InvalidClientTokenId, SignatureDoesNotMatch, ...) and a
+// message SQS rejects as invalid are not.
+//
+// # Read-back and healthchecks
+//
+// ReadBack (for tests and the demo) receives the queue's visible messages,
+// at most 1,000, finds the one with the event's delivery_id and makes them
+// all visible again; on a FIFO queue it sees only the first message of each
+// message group. RemoveHealthcheck deletes the healthcheck message the
+// same way.
 package sqs
 
 import (
