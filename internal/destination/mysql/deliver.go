@@ -110,7 +110,11 @@ func (m *MySQL) Deliver(ctx context.Context, events []destination.Event) []desti
 		return results
 	}
 	if len(items) == 1 || !eventSpecific(err) {
-		res := m.result("write "+count(len(items)), err)
+		what := "write " + count(len(items))
+		if len(items) == 1 {
+			what = "write event " + items[0].ev.DeliveryID
+		}
+		res := m.result(what, err)
 		for _, i := range index {
 			results[i] = res
 		}
@@ -122,9 +126,21 @@ func (m *MySQL) Deliver(ctx context.Context, events []destination.Event) []desti
 	m.log.DebugContext(ctx, "mysql batch failed; writing events one by one", "events", len(items), "error", m.scrub(err))
 	failed := 0
 	for k := range items {
-		if err := m.write(ctx, items[k:k+1]); err != nil {
-			results[index[k]] = m.result("write event "+items[k].ev.DeliveryID, err)
-			failed++
+		err := m.write(ctx, items[k:k+1])
+		if err == nil {
+			continue
+		}
+		results[index[k]] = m.result("write event "+items[k].ev.DeliveryID, err)
+		failed++
+		if !eventSpecific(err) {
+			// The server went away (or the deadline passed) meanwhile: the
+			// rest fail alike, without trying each.
+			res := m.result("write "+count(len(items)-k-1), err)
+			for _, i := range index[k+1:] {
+				results[i] = res
+			}
+			failed += len(items) - k - 1
+			break
 		}
 	}
 	m.log.DebugContext(ctx, "mysql delivered one by one", "events", len(items), "failed", failed, "duration", time.Since(start))

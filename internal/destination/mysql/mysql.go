@@ -195,6 +195,9 @@ func (k *Kind) Open(ctx context.Context, cfg destination.Config) (destination.De
 	if mc.Timeout <= 0 {
 		mc.Timeout = defaultConnectTimeout
 	}
+	log := k.log.With("destination_id", cfg.ID, "kind", KindName)
+	// The driver logs to the standard logger unless told otherwise.
+	mc.Logger = driverLogger{log}
 	if k.control != nil {
 		d := &net.Dialer{KeepAlive: 5 * time.Minute, Control: refusing(k.control)}
 		mc.DialFunc = d.DialContext
@@ -219,7 +222,7 @@ func (k *Kind) Open(ctx context.Context, cfg destination.Config) (destination.De
 		addr:     mc.Addr,
 		password: mc.Passwd,
 		timeout:  k.timeout,
-		log:      k.log.With("destination_id", cfg.ID, "kind", KindName),
+		log:      log,
 	}
 	for _, t := range model.DataTypes {
 		m.tables[string(t)] = quote(s.TablePrefix + string(t))
@@ -240,6 +243,12 @@ func (k *Kind) Open(ctx context.Context, cfg destination.Config) (destination.De
 func (m *MySQL) Close() error {
 	return m.db.Close()
 }
+
+// driverLogger passes the driver's log lines (dropped connections and the
+// like) to the destination's logger, at debug level.
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) { l.log.Debug("mysql driver: " + fmt.Sprint(v...)) }
 
 // prefixPattern is what a table_prefix setting must look like.
 var prefixPattern = regexp.MustCompile(`^[A-Za-z0-9_]{0,40}$`)

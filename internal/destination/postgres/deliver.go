@@ -103,7 +103,11 @@ func (p *Postgres) Deliver(ctx context.Context, events []destination.Event) []de
 		return results
 	}
 	if len(items) == 1 || !eventSpecific(err) {
-		res := p.result("write "+count(len(items)), err)
+		what := "write " + count(len(items))
+		if len(items) == 1 {
+			what = "write event " + items[0].ev.DeliveryID
+		}
+		res := p.result(what, err)
 		for _, i := range index {
 			results[i] = res
 		}
@@ -115,9 +119,21 @@ func (p *Postgres) Deliver(ctx context.Context, events []destination.Event) []de
 	p.log.DebugContext(ctx, "postgres batch failed; writing events one by one", "events", len(items), "error", p.scrub(err))
 	failed := 0
 	for k := range items {
-		if err := p.write(ctx, items[k:k+1]); err != nil {
-			results[index[k]] = p.result("write event "+items[k].ev.DeliveryID, err)
-			failed++
+		err := p.write(ctx, items[k:k+1])
+		if err == nil {
+			continue
+		}
+		results[index[k]] = p.result("write event "+items[k].ev.DeliveryID, err)
+		failed++
+		if !eventSpecific(err) {
+			// The server went away (or the deadline passed) meanwhile: the
+			// rest fail alike, without trying each.
+			res := p.result("write "+count(len(items)-k-1), err)
+			for _, i := range index[k+1:] {
+				results[i] = res
+			}
+			failed += len(items) - k - 1
+			break
 		}
 	}
 	p.log.DebugContext(ctx, "postgres delivered one by one", "events", len(items), "failed", failed, "duration", time.Since(start))
