@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/offload"
 	"github.com/wearbridge/wearbridge/internal/signature"
 )
 
@@ -129,7 +130,7 @@ func (d *Kafka) record(ctx context.Context, ev *destination.Event) (*kgo.Record,
 		if err != nil {
 			return fail(false, "offload %d-byte record: %w", size, err)
 		}
-		value, err = payloadBody(ev.Body, link, d.now())
+		value, err = offload.PayloadBody(ev.Body, link, d.now())
 		if err != nil {
 			return fail(true, "offload: %w", err)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/offload"
 	"github.com/wearbridge/wearbridge/internal/model/terraschema"
 	"github.com/wearbridge/wearbridge/internal/signature"
 )
@@ -235,7 +236,7 @@ func TestRecordResult(t *testing.T) {
 
 func TestPayloadBodyMatchesSchema(t *testing.T) {
 	link := "https://wb.example/payloads/11?exp=1796923800&sig=abc" // fixedNow + 7 days
-	body, err := payloadBody([]byte(sleepBody), link, fixedNow)
+	body, err := offload.PayloadBody([]byte(sleepBody), link, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func TestPayloadBodyMatchesSchema(t *testing.T) {
 	if string(body) != want {
 		t.Errorf("s3_payload body:\n got  %s\n want %s", body, want)
 	}
-	if got := expiresIn("https://b.s3.amazonaws.com/k?X-Amz-Date=20261203T172500Z&X-Amz-Expires=600", fixedNow); got != 300 {
+	if got := offload.ExpiresIn("https://b.s3.amazonaws.com/k?X-Amz-Date=20261203T172500Z&X-Amz-Expires=600", fixedNow); got != 300 {
 		t.Errorf("expiresIn of an S3 URL signed 5 min ago for 10 min = %d, want 300", got)
 	}
 }

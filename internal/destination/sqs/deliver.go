@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/offload"
 	"github.com/wearbridge/wearbridge/internal/signature"
 )
 
@@ -117,7 +118,7 @@ func (q *Queue) message(ctx context.Context, ev *destination.Event) (message, *d
 		if err != nil {
 			return fail(false, "offload %d-byte body: %w", size, err)
 		}
-		body, err = payloadBody(ev.Body, link, q.now())
+		body, err = offload.PayloadBody(ev.Body, link, q.now())
 		if err != nil {
 			return fail(true, "offload: %w", err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/offload"
 	"github.com/wearbridge/wearbridge/internal/model/terraschema"
 	"github.com/wearbridge/wearbridge/internal/signature"
 )
@@ -243,7 +244,7 @@ func TestExpiresIn(t *testing.T) {
 		{"garbage", "https://wb.example/payloads/7?exp=soon", 0},
 	}
 	for _, tc := range tests {
-		if got := expiresIn(tc.url, now); got != tc.want {
+		if got := offload.ExpiresIn(tc.url, now); got != tc.want {
 			t.Errorf("%s: expiresIn = %d, want %d", tc.name, got, tc.want)
 		}
 	}
@@ -251,7 +252,7 @@ func TestExpiresIn(t *testing.T) {
 
 func TestPayloadBodyMatchesSchema(t *testing.T) {
 	link := "https://wb.example/payloads/11?exp=1796923800&sig=abc" // fixedNow + 7 days
-	body, err := payloadBody([]byte(sleepBody), link, fixedNow)
+	body, err := offload.PayloadBody([]byte(sleepBody), link, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +268,7 @@ func TestPayloadBodyMatchesSchema(t *testing.T) {
 		t.Errorf("s3_payload body:\n got  %s\n want %s", body, want)
 	}
 	// An event about no user has no user object.
-	body, err = payloadBody([]byte(hcBody), link, fixedNow)
+	body, err = offload.PayloadBody([]byte(hcBody), link, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package sqs
+// Package offload builds the s3_payload event that queue and log
+// destinations (SQS, Kafka) send instead of an event too large for them:
+// it links to the full envelope, fetched from the core's signed payload URL.
+package offload
 
 import (
 	"encoding/json"
@@ -20,10 +23,10 @@ type payloadEvent struct {
 	Version   json.RawMessage `json:"version,omitempty"`
 }
 
-// payloadBody returns the s3_payload event for an event whose envelope is
+// PayloadBody returns the s3_payload event for an event whose envelope is
 // body and which can be fetched at link, with the user and version of the
 // original envelope.
-func payloadBody(body []byte, link string, now time.Time) ([]byte, error) {
+func PayloadBody(body []byte, link string, now time.Time) ([]byte, error) {
 	var env struct {
 		User    json.RawMessage `json:"user"`
 		Version json.RawMessage `json:"version"`
@@ -38,17 +41,17 @@ func payloadBody(body []byte, link string, now time.Time) ([]byte, error) {
 		env.Version = nil
 	}
 	return json.Marshal(payloadEvent{
-		Type: "s3_payload", Status: "success", URL: link, ExpiresIn: expiresIn(link, now),
+		Type: "s3_payload", Status: "success", URL: link, ExpiresIn: ExpiresIn(link, now),
 		User: env.User, Version: env.Version,
 	})
 }
 
-// expiresIn returns how many seconds from now a signed URL stays valid, read
+// ExpiresIn returns how many seconds from now a signed URL stays valid, read
 // from its query: wearbridge's own payload URLs (exp, unix seconds), S3 and
 // GCS V4 presigned URLs (X-Amz-Date + X-Amz-Expires, X-Goog-Date +
 // X-Goog-Expires), Azure SAS (se) and V2 presigned URLs (Expires, unix
 // seconds). It returns 0 when the URL does not say or has expired.
-func expiresIn(link string, now time.Time) int64 {
+func ExpiresIn(link string, now time.Time) int64 {
 	u, err := url.Parse(link)
 	if err != nil {
 		return 0
