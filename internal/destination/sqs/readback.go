@@ -22,9 +22,10 @@ const (
 	// peekVisibility hides received messages from other receivers while a
 	// peek looks at them; they are made visible again when it ends.
 	peekVisibility = 60
-	// peekWait is the long-poll wait of a receive; one empty receive ends
-	// the peek.
-	peekWait = 1
+	// peekWait is the long-poll wait of a receive; peekEmpty empty
+	// receives in a row end the peek.
+	peekWait  = 1
+	peekEmpty = 3
 )
 
 // ReadBack returns the body of the queue's message carrying ev's delivery
@@ -106,6 +107,7 @@ func (q *Queue) peek(ctx context.Context, visit func(m types.Message) (del, stop
 	ctx, cancel := context.WithTimeout(ctx, q.timeout)
 	defer cancel()
 	var held []string // receipt handles to make visible again
+	empty := 0
 	defer func() { q.release(context.WithoutCancel(ctx), held) }()
 	for range peekRounds {
 		out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
@@ -120,8 +122,14 @@ func (q *Queue) peek(ctx context.Context, visit func(m types.Message) (del, stop
 			return q.explain("receive", err)
 		}
 		if len(out.Messages) == 0 {
-			return nil
+			// A receive can come back empty while messages remain (SQS
+			// samples its hosts): only a few empty ones in a row end it.
+			if empty++; empty >= peekEmpty {
+				return nil
+			}
+			continue
 		}
+		empty = 0
 		for i, m := range out.Messages {
 			del, stop := visit(m)
 			if del {
