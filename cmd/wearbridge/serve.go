@@ -60,6 +60,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer a.Close()
+	if !*sandbox && len(a.Providers.Names()) == 0 {
+		log.Warn("no provider is configured: set <PROVIDER>_CLIENT_ID and <PROVIDER>_CLIENT_SECRET, or run with --sandbox")
+	}
 	if *sandbox {
 		fmt.Fprintf(stdout, "wearbridge: sandbox providers on (fakes with recorded data at %s/sandbox/)\n", a.PublicURL())
 	}

@@ -162,9 +162,6 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	if len(provs) == 0 {
-		log.WarnContext(ctx, "no provider is configured: set <PROVIDER>_CLIENT_ID and <PROVIDER>_CLIENT_SECRET, or run with --sandbox")
-	}
 
 	// Destination kinds: the one place that names them.
 	if a.Kinds, err = destination.NewRegistry(
@@ -325,6 +322,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
+	a.log.InfoContext(ctx, "wearbridge stopped")
 	return serveErr
 }
 
