@@ -237,6 +237,13 @@ func (s *Server) getDestination(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := destinationJSON(d)
+	out["status"] = "ok"
+	if p, ok := s.d.Deliverer.(interface{ Problem(string) string }); ok {
+		if msg := p.Problem(d.ID); msg != "" {
+			out["status"] = "error"
+			out["error"] = msg
+		}
+	}
 	if pending, err := s.d.Store.PendingRetries(r.Context(), d.ID); err == nil {
 		out["pending_retries"] = pending
 	}

@@ -1,9 +1,14 @@
 package e2e_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wearbridge/wearbridge/internal/app"
+	"github.com/wearbridge/wearbridge/internal/store"
 
 	"github.com/wearbridge/wearbridge/internal/store/storetest"
 )
@@ -85,5 +90,46 @@ func TestNULAndOverflowInputs(t *testing.T) {
 				t.Errorf("push with NUL = %d %s", status, out)
 			}
 		})
+	}
+}
+
+// TestUnopenableDestinationShowsItsError: a destination the server cannot
+// open (here a loopback webhook on a server that refuses private targets,
+// as when `dev create --allow-private-webhooks` ran against a server started
+// without the flag) says so in GET /destinations/{id}.
+func TestUnopenableDestinationShowsItsError(t *testing.T) {
+	e := start(t, "sqlite", func(c *app.Config) { c.AllowPrivateWebhooks = false })
+	dev := e.newDeveloper()
+	d, err := e.a.Store.Developer(e.ctx, dev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := e.a.Store.CreateDestination(e.ctx, store.Destination{DeveloperID: d.ID, Kind: "webhook",
+		Settings: json.RawMessage(`{"url":"http://127.0.0.1:9/hook"}`), Secret: "s", Enabled: true}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.a.Deliverer.Sync(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out struct {
+			Destination struct {
+				Status string `json:"status"`
+				Error  string `json:"error"`
+			} `json:"destination"`
+		}
+		e.callJSON(http.MethodGet, "/destinations/"+dst.ID, dev, nil, http.StatusOK, &out)
+		if out.Destination.Status == "error" {
+			if !strings.Contains(out.Destination.Error, "allow-private-webhooks") {
+				t.Errorf("error %q does not say what to do", out.Destination.Error)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status = %q, want error", out.Destination.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -79,6 +79,7 @@ type Deliverer struct {
 
 	mu    sync.Mutex
 	loops map[string]*loop
+	errs  map[string]string // destination id -> why its loop cannot run
 }
 
 type loop struct {
@@ -92,7 +93,7 @@ type loop struct {
 // NewDeliverer returns a Deliverer. Call Run to start it.
 func NewDeliverer(s *store.Store, kinds *destination.Registry, cfg DelivererConfig) *Deliverer {
 	cfg.defaults()
-	return &Deliverer{cfg: cfg, store: s, kinds: kinds, loops: map[string]*loop{}}
+	return &Deliverer{cfg: cfg, store: s, kinds: kinds, loops: map[string]*loop{}, errs: map[string]string{}}
 }
 
 // DeliveryID is the id a destination's receivers see for an event: the
@@ -210,8 +211,10 @@ func (d *Deliverer) runLoop(ctx context.Context, dst store.Destination, wake <-c
 	target, err := kind.Open(ctx, destination.Config{ID: dst.ID, Kind: dst.Kind, Settings: dst.Settings, Secret: dst.Secret, Offload: d.cfg.Offload})
 	if err != nil {
 		log.ErrorContext(ctx, "delivery: open destination", "err", err)
+		d.setErr(dst.ID, "cannot open the destination: "+err.Error())
 		return
 	}
+	d.setErr(dst.ID, "")
 	defer target.Close()
 	cursor := dst.Cursor
 	renewed := d.cfg.Now()
@@ -384,4 +387,22 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+func (d *Deliverer) setErr(id, msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if msg == "" {
+		delete(d.errs, id)
+	} else {
+		d.errs[id] = msg
+	}
+}
+
+// Problem returns why this replica cannot deliver to a destination (it
+// cannot be opened), or "" when nothing is known to be wrong.
+func (d *Deliverer) Problem(id string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.errs[id]
 }
