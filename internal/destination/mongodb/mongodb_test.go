@@ -22,6 +22,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/destinationtest"
 )
 
 // Envelopes copied from the bodies `go run ./cmd/wearbridge demo --out DIR`
@@ -777,20 +778,20 @@ func TestOutage(t *testing.T) {
 	if i := strings.LastIndexByte(target, '@'); i >= 0 {
 		target = target[i+1:]
 	}
-	px := startProxy(t, target)
-	d := openDest(t, "mongodb://"+px.addr+"/", db)
+	px := destinationtest.StartProxy(t, target)
+	d := openDest(t, "mongodb://"+px.Addr+"/", db)
 	c := admin(t)
 
 	deliverOK(t, d, authEvent(t))
-	px.stop()
+	px.Stop()
 	events := []destination.Event{sleepEvent(t, 1), dailyEvent(t), healthcheckEvent(t)}
 	start := time.Now()
 	for i, r := range d.Deliver(t.Context(), events) {
 		if r.Err == nil || r.Permanent {
 			t.Fatalf("event %d during the outage: %+v, want a retryable error", i, r)
 		}
-		if !strings.Contains(r.Err.Error(), px.addr) {
-			t.Errorf("event %d: error does not name the server %s: %v", i, px.addr, r.Err)
+		if !strings.Contains(r.Err.Error(), px.Addr) {
+			t.Errorf("event %d: error does not name the server %s: %v", i, px.Addr, r.Err)
 		}
 		t.Logf("during the outage: %v", r.Err)
 	}
@@ -800,7 +801,7 @@ func TestOutage(t *testing.T) {
 	if _, err := d.ReadBack(t.Context(), events[0]); err == nil || errors.Is(err, destination.ErrNotFound) {
 		t.Errorf("ReadBack during the outage: %v, want a connection error", err)
 	}
-	px.start(t)
+	px.Start(t)
 	deliverOK(t, d, events...)
 	deliverOK(t, d, events...) // the core may retry an event that landed
 	for coll, want := range map[string]int64{"sleep": 1, "daily": 1, eventsCollection: 2} {
@@ -850,80 +851,4 @@ func TestOpenHonoursContext(t *testing.T) {
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("Open took %s with a 300ms deadline", el)
 	}
-}
-
-// ---------------------------------------------------------------- proxy
-
-// proxy forwards TCP connections to a target until stopped.
-type proxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-// start listens again on the proxy's address.
-func (p *proxy) start(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			p.serve(ln)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("restart proxy on %s: %v", p.addr, err)
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
-			go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
-		}
-	}()
-}
-
-// stop closes the listener and cuts every open connection.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -21,6 +20,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/destinationtest"
 )
 
 // Envelopes copied from the bodies `go run ./cmd/wearbridge demo --out DIR`
@@ -599,13 +599,13 @@ func TestOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := startProxy(t, mc.Addr)
-	mc.Addr = px.addr
+	px := destinationtest.StartProxy(t, mc.Addr)
+	mc.Addr = px.Addr
 	d := openDest(t, mc.FormatDSN(), prefix)
 	db := admin(t)
 
 	deliverOK(t, d, authEvent(t))
-	px.stop()
+	px.Stop()
 	events := []destination.Event{sleepEvent(t, 1), dailyEvent(t)}
 	for i, r := range d.Deliver(t.Context(), events) {
 		if r.Err == nil || r.Permanent {
@@ -613,7 +613,7 @@ func TestOutage(t *testing.T) {
 		}
 		t.Logf("during the outage: %v", r.Err)
 	}
-	px.start(t)
+	px.Start(t)
 	deliverOK(t, d, events...)
 	deliverOK(t, d, events...)
 	for _, table := range []string{"sleep", "daily", "events"} {
@@ -774,80 +774,4 @@ func TestConcurrentOpen(t *testing.T) {
 			t.Errorf("Open %d: %v", i, err)
 		}
 	}
-}
-
-// ---------------------------------------------------------------- proxy
-
-// proxy forwards TCP connections to a target until stopped.
-type proxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-// start listens again on the proxy's address.
-func (p *proxy) start(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			p.serve(ln)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("restart proxy on %s: %v", p.addr, err)
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
-			go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
-		}
-	}()
-}
-
-// stop closes the listener and cuts every open connection.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/destinationtest"
 )
 
 // Envelopes copied from the bodies `go run ./cmd/wearbridge demo --out DIR`
@@ -589,13 +590,13 @@ func TestOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := startProxy(t, u.Host)
-	u.Host = px.addr
+	px := destinationtest.StartProxy(t, u.Host)
+	u.Host = px.Addr
 	d := openDest(t, u.String(), schema)
 	c := admin(t)
 
 	deliverOK(t, d, authEvent(t))
-	px.stop()
+	px.Stop()
 	events := []destination.Event{sleepEvent(t, 1), dailyEvent(t)}
 	for i, r := range d.Deliver(t.Context(), events) {
 		if r.Err == nil || r.Permanent {
@@ -603,7 +604,7 @@ func TestOutage(t *testing.T) {
 		}
 		t.Logf("during the outage: %v", r.Err)
 	}
-	px.start(t)
+	px.Start(t)
 	deliverOK(t, d, events...)
 	deliverOK(t, d, events...) // the core may retry an event that landed
 	for _, q := range []string{`SELECT count(*) FROM "%s".sleep`, `SELECT count(*) FROM "%s".daily`, `SELECT count(*) FROM "%s".events`} {
@@ -762,82 +763,6 @@ func TestConcurrentOpen(t *testing.T) {
 			t.Errorf("Open %d: %v", i, err)
 		}
 	}
-}
-
-// ---------------------------------------------------------------- proxy
-
-// proxy forwards TCP connections to a target until stopped.
-type proxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-// start listens again on the proxy's address.
-func (p *proxy) start(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			p.serve(ln)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("restart proxy on %s: %v", p.addr, err)
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
-			go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
-		}
-	}()
-}
-
-// stop closes the listener and cuts every open connection.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
 }
 
 // TestDialControl: an address the operator's dial guard refuses fails Open

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/wearbridge/wearbridge/internal/destination"
+	"github.com/wearbridge/wearbridge/internal/destination/destinationtest"
 	"github.com/wearbridge/wearbridge/internal/destination/offload"
 	"github.com/wearbridge/wearbridge/internal/model/terraschema"
 	"github.com/wearbridge/wearbridge/internal/signature"
@@ -670,23 +670,23 @@ func TestOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
-	q := openQueue(t, queueURL, "http://"+p.addr, nil)
+	p := destinationtest.StartProxy(t, u.Host)
+	q := openQueue(t, queueURL, "http://"+p.Addr, nil)
 	events := []destination.Event{sleepEvent(1, "dst_t-11"), dailyEvent(), authEvent()}
 
-	p.stop()
+	p.Stop()
 	start := time.Now()
 	for i, r := range q.Deliver(t.Context(), events) {
 		if r.Err == nil || r.Permanent {
 			t.Fatalf("event %d during the outage: %+v, want a retryable error", i, r)
 		}
-		if !strings.Contains(r.Err.Error(), "cannot reach http://"+p.addr) {
+		if !strings.Contains(r.Err.Error(), "cannot reach http://"+p.Addr) {
 			t.Errorf("outage error does not say the endpoint is unreachable: %v", r.Err)
 		}
 	}
 	t.Logf("outage answered in %v", time.Since(start))
 
-	p.start(t)
+	p.Start(t)
 	deliverOK(t, q, events...)
 	deliverOK(t, q, events...) // the pipeline's retry of a batch that half-landed
 	idx := byDelivery(messages(t, q))
@@ -707,82 +707,6 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Fatalf("deliver to a closed port: %+v, want a retryable connection refused", res[0])
 	}
 	t.Logf("closed port: %v", res[0].Err)
-}
-
-// ---------------------------------------------------------------- proxy
-
-// proxy forwards TCP connections to a target until stopped.
-type proxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.stop)
-	return p
-}
-
-// start listens again on the proxy's address.
-func (p *proxy) start(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			p.serve(ln)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("restart proxy on %s: %v", p.addr, err)
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
-			go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
-		}
-	}()
-}
-
-// stop closes the listener and cuts every open connection.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		_ = p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
 }
 
 // TestBadCredentials answers like SQS does for an unknown access key (the
