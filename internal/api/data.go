@@ -74,13 +74,9 @@ func (s *Server) data(typ string) http.HandlerFunc {
 			return
 		}
 		err = s.d.Store.InTx(r.Context(), func(tx *store.Tx) error {
+			tu := pipeline.TerraUser(u)
 			for _, rec := range recs {
-				body, err := json.Marshal(pipeline.DataEnvelope{Type: typ, User: pipeline.TerraUser(u), Data: []json.RawMessage{rec.Payload}, Version: pipeline.Version})
-				if err != nil {
-					return err
-				}
-				if _, err := tx.AppendEvent(r.Context(), store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: typ,
-					RecordKey: rec.Key, Version: rec.Version, Start: rec.Start, End: rec.End, Body: body}); err != nil {
+				if err := pipeline.AppendDataEvent(r.Context(), tx, u, tu, rec.Type, rec.Key, rec.Version, rec.Start, rec.End, rec.Payload); err != nil {
 					return err
 				}
 			}

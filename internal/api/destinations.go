@@ -124,7 +124,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, t := range req.DataTypes {
-		if !isDataType(t) {
+		if !model.DataType(t).Valid() {
 			writeError(w, http.StatusBadRequest, "unknown data type "+quote(t))
 			return
 		}
@@ -142,15 +142,6 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	s.synced(r)
 	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "replayed": n})
-}
-
-func isDataType(t string) bool {
-	for _, dt := range model.DataTypes {
-		if string(dt) == t {
-			return true
-		}
-	}
-	return false
 }
 
 func quote(s string) string { return `"` + s + `"` }

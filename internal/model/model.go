@@ -26,6 +26,16 @@ const (
 // DataTypes lists every Terra data type, in a stable order.
 var DataTypes = []DataType{TypeActivity, TypeSleep, TypeDaily, TypeBody, TypeNutrition, TypeMenstruation, TypeAthlete}
 
+// Valid reports whether t is one of DataTypes.
+func (t DataType) Valid() bool {
+	for _, dt := range DataTypes {
+		if dt == t {
+			return true
+		}
+	}
+	return false
+}
+
 // Record is one normalised item produced by a provider mapper.
 //
 // Its identity is (user, Type, Key): re-mapping the same provider item must

@@ -148,10 +148,8 @@ func checkEventTypes(types []string) error {
 
 // KnownEventType reports whether t is an event type wearbridge sends.
 func KnownEventType(t string) bool {
-	for _, dt := range model.DataTypes {
-		if string(dt) == t {
-			return true
-		}
+	if model.DataType(t).Valid() {
+		return true
 	}
 	switch t {
 	case "auth", "auth_cancelled", "deauth", "user_reauth", "access_revoked", "connection_error", "rate_limit_hit",

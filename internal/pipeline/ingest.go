@@ -116,12 +116,7 @@ func (in *Ingest) applyTx(ctx context.Context, tx *store.Tx, u store.User, recs 
 			c.Unchanged++
 			continue
 		}
-		body, err := json.Marshal(DataEnvelope{Type: string(r.Type), User: tu, Data: []json.RawMessage{ch.Payload}, Version: Version})
-		if err != nil {
-			return c, fmt.Errorf("encode event: %w", err)
-		}
-		if _, err := tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: string(r.Type),
-			RecordKey: r.Key, Version: ch.Version, Start: r.Start, End: r.End, Body: body}); err != nil {
+		if err := AppendDataEvent(ctx, tx, u, tu, r.Type, r.Key, ch.Version, r.Start, r.End, ch.Payload); err != nil {
 			return c, err
 		}
 		c.Stored++
@@ -206,6 +201,19 @@ func (c *Counts) add(o Counts) {
 	c.Stored += o.Stored
 	c.Unchanged += o.Unchanged
 	c.Problems += o.Problems
+}
+
+// AppendDataEvent appends the event of one stored record version: the
+// envelope {type, user, data: [payload], version} with the record's
+// identity and span, so destinations can write it idempotently.
+func AppendDataEvent(ctx context.Context, tx *store.Tx, u store.User, tu model.TerraUser, t model.DataType, key string, version int, start, end time.Time, payload json.RawMessage) error {
+	body, err := json.Marshal(DataEnvelope{Type: string(t), User: tu, Data: []json.RawMessage{payload}, Version: Version})
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	_, err = tx.AppendEvent(ctx, store.Event{DeveloperID: u.DeveloperID, UserID: u.ID, Provider: u.Provider, Type: string(t),
+		RecordKey: key, Version: version, Start: start, End: end, Body: body})
+	return err
 }
 
 // AppendUserEvent appends a non-data event about u (auth, deauth, ...)
